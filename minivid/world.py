@@ -1,0 +1,585 @@
+"""ShapesWorld: minivid's training world.
+
+Short videos of coloured shapes that obey simple physics. Every clip is rendered
+from a `SceneSpec` that also yields its captions, so a generated video can be
+checked against its prompt exactly. The contract lives in
+`shared/shapesworld-spec.md` (ShapesWorld v1); this module implements it and
+documents what the spec leaves open:
+
+- Coordinates are continuous pixels, x to the right, y down (screen up = smaller
+  y); pixel (row j, column i) covers [i, i+1) x [j, j+1) and is sampled at its
+  centre. Angles are degrees, increasing clockwise as seen on screen.
+- Shapes are filled and anti-aliased over one pixel (coverage = clamp(0.5 - d)
+  for the signed distance d of the pixel centre to the outline).
+- Shapes that do not rotate keep a canonical pose (squares axis-aligned,
+  triangles pointing up), so a tilted shape always means rotation.
+- The motion law is defined per frame, independent of the clip length: a
+  64-frame clip continues the 17-frame one. Start positions are chosen so the
+  object stays fully in view for the default 17 frames on the given canvas; a
+  canvas too small for that (e.g. 16 px wide for a 19 px journey) centres the
+  journey instead and the object partly leaves the frame.
+- `bounces`: x fixed, falls from rest near the top under gravity chosen so the
+  first impact lands between frames 4.5 and 8, then reflects off the bottom
+  edge with restitution 0.7..0.9 (at least one visible bounce in 17 frames).
+- Two objects are kept >= 2 px apart (bounding circles) in every rendered frame;
+  the whole pair is resampled until that holds.
+
+Layouts (einops legend): a clip is `t c h w` (frames, RGB, height, width), a
+batch `b t c h w`, float in [0, 1]; specs are plain dataclasses.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+# ----------------------------------------------------------------------------
+# The vocabulary of the world (spec tables, in spec order)
+
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {  # exact sRGB triples, 0..255
+    "red": (230, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (40, 80, 240),
+    "yellow": (240, 220, 40),
+    "purple": (170, 60, 220),
+    "cyan": (40, 210, 220),
+    "orange": (250, 140, 30),
+    "white": (240, 240, 240),
+}
+MOVES = {"moves left": (-1, 0), "moves right": (1, 0), "moves up": (0, -1), "moves down": (0, 1)}
+ROTATIONS = {"rotates clockwise": 1, "rotates counterclockwise": -1}  # +1 = clockwise on screen
+MOTIONS = (*MOVES, *ROTATIONS, "bounces", "stays still")
+
+# Defaults of the canvas: 17 = 4k+1 frames, so a causal VAE maps them to 1 + 16/4 latents.
+DEFAULT_FRAMES, DEFAULT_HEIGHT, DEFAULT_WIDTH = 17, 32, 32
+MIN_SIZE_PX = 16  # smallest height / width the renderer accepts
+SIZE_RANGE = (3.0, 5.0)  # r: radius, half-side or circumradius, px
+SPEED_RANGE = (0.8, 1.2)  # px / frame for `moves ...`
+SPIN_RANGE = (10.0, 20.0)  # degrees / frame for `rotates ...`
+RESTITUTION_RANGE = (0.7, 0.9)
+FIRST_IMPACT_RANGE = (4.5, 8.0)  # frame of the first bounce, which fixes gravity
+MIN_GAP_PX = 2.0  # two objects never come closer than this (outline to outline)
+SYMMETRY_DEG = {"circle": 0.0, "square": 90.0, "triangle": 120.0}  # rotational symmetry period
+CANONICAL_ANGLE = {"circle": 0.0, "square": 0.0, "triangle": -90.0}  # triangle apex up
+
+# ----------------------------------------------------------------------------
+# Scene specs
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One object of a scene; every parameter of its look and motion."""
+
+    shape: str  # one of SHAPES
+    colour: str  # a key of COLOURS
+    motion: str  # one of MOTIONS
+    size: float = 4.0  # r in px: radius / half-side / circumradius
+    x: float = 16.0  # centre at frame 0, px from the left edge
+    y: float = 16.0  # centre at frame 0, px from the top edge
+    speed: float = 0.0  # px/frame for moves, degrees/frame for rotations, 0 otherwise
+    angle: float = 0.0  # orientation at frame 0, degrees clockwise
+    gravity: float = 0.0  # px/frame^2, bounces only
+    restitution: float = 0.0  # speed kept at each impact, bounces only
+    floor: float = 0.0  # centre y when touching the bottom edge, bounces only
+
+    def __post_init__(self):
+        check_combination(self.shape, self.colour, self.motion)
+        for name in ("size", "x", "y", "speed", "angle", "gravity", "restitution", "floor"):
+            object.__setattr__(self, name, float(getattr(self, name)))  # plain floats: JSON-ready
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """A whole clip: its objects and its canvas."""
+
+    objects: tuple[ObjectSpec, ...]
+    frames: int = DEFAULT_FRAMES
+    height: int = DEFAULT_HEIGHT
+    width: int = DEFAULT_WIDTH
+    background: tuple[int, int, int] = (0, 0, 0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "objects", tuple(self.objects))
+        check_canvas(self.frames, self.height, self.width)
+        if not 1 <= len(self.objects) <= 2:
+            raise ValueError(f"a ShapesWorld scene has 1 or 2 objects, got {len(self.objects)}")
+        colours = [o.colour for o in self.objects]
+        if len(set(colours)) != len(colours):
+            raise ValueError(f"two objects may not share a colour, got {colours}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SceneSpec":
+        objects = tuple(ObjectSpec(**o) for o in d["objects"])
+        return cls(**{**d, "objects": objects, "background": tuple(d.get("background", (0, 0, 0)))})
+
+
+def check_combination(shape: str, colour: str, motion: str) -> None:
+    """Raise a clear ValueError for an attribute value the world does not have."""
+    for name, value, allowed in (("shape", shape, SHAPES), ("colour", colour, tuple(COLOURS)), ("motion", motion, MOTIONS)):
+        if value not in allowed:
+            raise ValueError(f"unknown {name} {value!r}; ShapesWorld has {', '.join(allowed)}")
+    if shape == "circle" and motion in ROTATIONS:
+        raise ValueError(f"a circle cannot '{motion}': its rotation would be invisible; rotate a square or a triangle")
+
+
+def check_canvas(frames: int, height: int, width: int) -> None:
+    if int(frames) != frames or frames < 1:
+        raise ValueError(f"frames must be an integer >= 1, got {frames}")
+    if int(height) != height or int(width) != width or height < MIN_SIZE_PX or width < MIN_SIZE_PX:
+        raise ValueError(f"height and width must be integers >= {MIN_SIZE_PX}, got {height} x {width}")
+
+
+@functools.cache
+def valid_combinations() -> tuple[tuple[str, str, str], ...]:
+    """Every (shape, colour, motion) the world can show: 3*8*8 minus rotating circles = 176."""
+    return tuple((s, c, m) for s in SHAPES for c in COLOURS for m in MOTIONS if not (s == "circle" and m in ROTATIONS))
+
+
+# ----------------------------------------------------------------------------
+# Splits. HELD_OUT is never rendered for training; the model is evaluated on it
+# to measure compositional generalisation. 24 of 176 combinations (13.6%), built
+# so that every shape appears 8 times, every colour 3 times, every motion 3
+# times, and no (colour, motion) pair appears twice, so each pair of attribute
+# values of a held-out combination is still seen in training.
+
+HELD_OUT = (
+    ("circle", "red", "moves left"),
+    ("circle", "green", "moves up"),
+    ("circle", "blue", "bounces"),
+    ("circle", "yellow", "moves right"),
+    ("circle", "purple", "moves down"),
+    ("circle", "cyan", "stays still"),
+    ("circle", "orange", "moves left"),
+    ("circle", "white", "bounces"),
+    ("square", "red", "rotates clockwise"),
+    ("square", "green", "moves right"),
+    ("square", "blue", "rotates counterclockwise"),
+    ("square", "yellow", "stays still"),
+    ("square", "purple", "bounces"),
+    ("square", "cyan", "moves down"),
+    ("square", "orange", "rotates counterclockwise"),
+    ("square", "white", "moves up"),
+    ("triangle", "red", "stays still"),
+    ("triangle", "green", "rotates counterclockwise"),
+    ("triangle", "blue", "moves up"),
+    ("triangle", "yellow", "rotates clockwise"),
+    ("triangle", "purple", "rotates clockwise"),
+    ("triangle", "cyan", "moves right"),
+    ("triangle", "orange", "moves down"),
+    ("triangle", "white", "moves left"),
+)
+SPLITS = ("train", "heldout")
+
+
+@functools.cache
+def split_combinations(split: str) -> tuple[tuple[str, str, str], ...]:
+    """The (shape, colour, motion) combinations of a split: 'train' or 'heldout'."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    held = set(HELD_OUT)
+    return tuple(c for c in valid_combinations() if (c in held) == (split == "heldout"))
+
+
+# ----------------------------------------------------------------------------
+# Motion law: where each object is, and how it is turned, at every frame
+
+
+def extent(shape: str, size: float, angle: float, rotating: bool) -> tuple[float, float, float, float]:
+    """Distance from the centre to the left, right, top and bottom of the shape (px)."""
+    if shape == "circle" or rotating:
+        return (circumradius(shape, size),) * 4  # a rotating shape sweeps its circumcircle
+    xs, ys = outline_vertices(shape, size, angle)
+    return -xs.min(), xs.max(), -ys.min(), ys.max()
+
+
+def circumradius(shape: str, size: float) -> float:
+    """Radius of the smallest circle around the shape, centred on it."""
+    return size * math.sqrt(2) if shape == "square" else size
+
+
+def outline_vertices(shape: str, size: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex offsets from the centre of a square or triangle at `angle` degrees."""
+    n = {"square": 4, "triangle": 3}[shape]
+    first = 45.0 if shape == "square" else 0.0  # square: corners on the diagonals
+    radius = circumradius(shape, size)
+    theta = np.radians(angle + first + 360.0 / n * np.arange(n))
+    return radius * np.cos(theta), radius * np.sin(theta)
+
+
+def bounce_y(t: np.ndarray, y0: float, floor: float, gravity: float, restitution: float) -> np.ndarray:
+    """Closed-form height of a ball dropped from rest at y0 onto `floor` (y down).
+
+    Free fall y = y0 + g t^2 / 2 until the floor; each impact flips the speed and
+    scales it by the restitution e, so flight k lasts 2 v_k / g with v_k = e^k v_1.
+    The flights shrink geometrically and sum to a finite time, after which the
+    object rests on the floor.
+    """
+    y = np.empty_like(t)
+    t_hit = math.sqrt(2 * (floor - y0) / gravity)  # first impact
+    v = restitution * gravity * t_hit  # upward speed after it
+    fall = t <= t_hit
+    y[fall] = y0 + 0.5 * gravity * t[fall] ** 2
+    rest = ~fall
+    start = t_hit
+    while rest.any():
+        flight = 2 * v / gravity
+        if flight < 1e-3:  # at rest on the floor
+            y[rest] = floor
+            break
+        now = rest & (t <= start + flight)
+        s = t[now] - start
+        y[now] = floor - v * s + 0.5 * gravity * s**2
+        rest &= ~now
+        start, v = start + flight, v * restitution
+    return y
+
+
+def trajectory(obj: ObjectSpec, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre x, centre y and angle (degrees) of `obj` at frames 0..frames-1."""
+    t = np.arange(frames, dtype=np.float64)
+    x, y, angle = np.full(frames, obj.x), np.full(frames, obj.y), np.full(frames, obj.angle)
+    if obj.motion in MOVES:
+        dx, dy = MOVES[obj.motion]
+        x, y = obj.x + dx * obj.speed * t, obj.y + dy * obj.speed * t
+    elif obj.motion in ROTATIONS:
+        angle = obj.angle + ROTATIONS[obj.motion] * obj.speed * t
+    elif obj.motion == "bounces":
+        y = bounce_y(t, obj.y, obj.floor, obj.gravity, obj.restitution)
+    return x, y, angle
+
+
+# ----------------------------------------------------------------------------
+# Sampling scenes
+
+
+def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def journey_start(rng: np.random.Generator, lo: float, hi: float, shift: float) -> float:
+    """A start s with s and s + shift both in [lo, hi]; the centred journey when none exists."""
+    first, last = max(lo, lo - shift), min(hi, hi - shift)
+    if first > last:  # canvas too small for the whole journey: centre it (documented above)
+        return 0.5 * (lo + hi - shift)
+    return rng.uniform(first, last)
+
+
+def sample_object(
+    rng, shape: str, colour: str, motion: str, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH
+) -> ObjectSpec:
+    """Draw the free parameters of one object so that it obeys the spec on a height x width canvas."""
+    check_combination(shape, colour, motion)
+    rng = as_rng(rng)
+    size = rng.uniform(*SIZE_RANGE)
+    rotating = motion in ROTATIONS
+    angle = rng.uniform(0.0, SYMMETRY_DEG[shape]) if rotating else CANONICAL_ANGLE[shape]
+    left, right, top, bottom = extent(shape, size, angle, rotating)
+    margin = 0.5  # anti-aliasing reaches half a pixel past the outline
+    x_lo, x_hi, y_lo, y_hi = left + margin, width - right - margin, top + margin, height - bottom - margin
+    params = dict(shape=shape, colour=colour, motion=motion, size=size, angle=angle)
+    if motion in MOVES:
+        speed = rng.uniform(*SPEED_RANGE)
+        dx, dy = MOVES[motion]
+        travel = speed * (DEFAULT_FRAMES - 1)  # in view for the default clip length
+        x = journey_start(rng, x_lo, x_hi, dx * travel)
+        y = journey_start(rng, y_lo, y_hi, dy * travel)
+        return ObjectSpec(**params, x=x, y=y, speed=speed)
+    if rotating:
+        speed = rng.uniform(*SPIN_RANGE)
+        return ObjectSpec(**params, x=rng.uniform(x_lo, x_hi), y=rng.uniform(y_lo, y_hi), speed=speed)
+    if motion == "bounces":
+        x = rng.uniform(x_lo, x_hi)
+        y = y_lo + rng.uniform(0.0, 2.0)  # near the top, at rest
+        floor = height - bottom  # the outline touches the bottom edge
+        first_impact = rng.uniform(*FIRST_IMPACT_RANGE)
+        gravity = 2.0 * (floor - y) / first_impact**2  # so the first impact comes at that frame
+        restitution = rng.uniform(*RESTITUTION_RANGE)
+        return ObjectSpec(**params, x=x, y=y, gravity=gravity, restitution=restitution, floor=floor)
+    return ObjectSpec(**params, x=rng.uniform(x_lo, x_hi), y=rng.uniform(y_lo, y_hi))
+
+
+def min_gap(a: ObjectSpec, b: ObjectSpec, frames: int) -> float:
+    """Smallest distance between the bounding circles of two objects over the clip (px)."""
+    ax, ay, _ = trajectory(a, frames)
+    bx, by, _ = trajectory(b, frames)
+    centres = np.hypot(ax - bx, ay - by).min()
+    return float(centres - circumradius(a.shape, a.size) - circumradius(b.shape, b.size))
+
+
+MAX_PAIR_TRIES = 1000
+
+
+def sample_scene(
+    rng=None,
+    split: str = "train",
+    num_objects: int | None = None,
+    frames: int = DEFAULT_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    two_object_prob: float = 0.5,
+    combination: tuple[str, str, str] | None = None,
+) -> SceneSpec:
+    """Draw a random scene of the given split ('train' never shows a held-out combination).
+
+    `num_objects` 1 or 2 (None: two with probability `two_object_prob`);
+    `combination` fixes the (shape, colour, motion) of the first object.
+    """
+    rng = as_rng(rng)
+    check_canvas(frames, height, width)
+    combos = split_combinations(split)
+    if num_objects is None:
+        num_objects = 2 if rng.random() < two_object_prob else 1
+    if num_objects not in (1, 2):
+        raise ValueError(f"num_objects must be 1 or 2, got {num_objects}")
+    first = combination or combos[rng.integers(len(combos))]
+    if num_objects == 1:
+        return SceneSpec((sample_object(rng, *first, height, width),), frames, height, width)
+    others = [c for c in combos if c[1] != first[1]]
+    for _ in range(MAX_PAIR_TRIES):  # resample the whole pair until it never touches
+        a = sample_object(rng, *first, height, width)
+        b = sample_object(rng, *others[rng.integers(len(others))], height, width)
+        if min_gap(a, b, frames) >= MIN_GAP_PX:
+            return SceneSpec((a, b), frames, height, width)
+    raise RuntimeError(f"could not place two objects {MIN_GAP_PX} px apart on a {height}x{width} canvas for {frames} frames")
+
+
+# ----------------------------------------------------------------------------
+# Rendering: signed distance of every pixel centre to each outline, turned into
+# anti-aliased coverage, then composited over the background.
+
+
+def signed_distance(shape: str, px: torch.Tensor, py: torch.Tensor, size: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Signed distance (px, negative inside) from pixel offsets (px, py) to the outline.
+
+    px, py: offsets from the centre, broadcastable (k t h w); size, angle: (k t 1 1).
+    Polygons use the max over edges of (normal . p) - inradius, exact inside and
+    on the edges, which is all one-pixel anti-aliasing needs.
+    """
+    if shape == "circle":
+        return torch.sqrt(px * px + py * py) - size
+    n = 4 if shape == "square" else 3
+    inradius = size if shape == "square" else size / 2  # square: half-side; equilateral: R / 2
+    theta = torch.deg2rad(angle)
+    first = 0.0 if shape == "square" else math.pi  # triangle: edge normals point away from vertices
+    d = None
+    for k in range(n):
+        phi = theta + first + 2 * math.pi * k / n
+        dk = px * torch.cos(phi) + py * torch.sin(phi)
+        d = dk if d is None else torch.maximum(d, dk)
+    return d - inradius
+
+
+def render_batch(scenes: list[SceneSpec]) -> torch.Tensor:
+    """Render scenes that share a canvas into a float batch `b t c h w` in [0, 1]."""
+    if not scenes:
+        raise ValueError("render_batch needs at least one scene")
+    frames, height, width = scenes[0].frames, scenes[0].height, scenes[0].width
+    if any((s.frames, s.height, s.width) != (frames, height, width) for s in scenes):
+        raise ValueError("render_batch needs scenes of one canvas (frames, height, width); render others separately")
+    B, slots = len(scenes), 2  # every scene has 1 or 2 objects; an empty slot keeps zero coverage
+    coverage = torch.zeros(B * slots, frames, height, width)  # (b s) t h w
+    delta = torch.zeros(B * slots, 3)  # colour minus background, per slot
+    background = torch.tensor([s.background for s in scenes], dtype=torch.float32) / 255  # b c
+    gx = torch.arange(width, dtype=torch.float32) + 0.5  # pixel centres
+    gy = torch.arange(height, dtype=torch.float32) + 0.5
+    for shape in SHAPES:
+        items = [(b * slots + j, o) for b, s in enumerate(scenes) for j, o in enumerate(s.objects) if o.shape == shape]
+        if not items:
+            continue
+        index = torch.tensor([i for i, _ in items])
+        tracks = np.stack([np.stack(trajectory(o, frames)) for _, o in items])  # k 3 t
+        tracks = torch.from_numpy(tracks).float()[..., None, None]  # k 3 t 1 1
+        size = torch.tensor([o.size for _, o in items], dtype=torch.float32)[:, None, None, None]
+        px = gx - tracks[:, 0]  # k t 1 w
+        py = gy[:, None] - tracks[:, 1]  # k t h 1
+        d = signed_distance(shape, px, py, size, tracks[:, 2])  # k t h w
+        coverage[index] = (0.5 - d).clamp_(0.0, 1.0)
+        colour = torch.tensor([COLOURS[o.colour] for _, o in items], dtype=torch.float32) / 255  # k c
+        delta[index] = colour - background[index // slots]
+    coverage = coverage.view(B, slots, frames, 1, height, width)
+    delta = delta.view(B, slots, 1, 3, 1, 1)
+    # objects never overlap, so each one simply adds its colour over the background
+    video = background[:, None, :, None, None] + coverage[:, 0] * delta[:, 0]  # b t c h w
+    return video.addcmul_(coverage[:, 1], delta[:, 1])
+
+
+def render(scene: SceneSpec) -> torch.Tensor:
+    """Render one scene into a float clip `t c h w` in [0, 1]."""
+    return render_batch([scene])[0]
+
+
+# ----------------------------------------------------------------------------
+# Captions: English and Chinese from the same spec, several templates each;
+# template 0 is canonical and is what evaluation uses.
+
+LANGUAGES = ("en", "zh", "zh-hans")  # English, Chinese (traditional), Chinese (simplified)
+ZH_COLOURS = {"red": "紅", "green": "綠", "blue": "藍", "yellow": "黃", "purple": "紫", "cyan": "青", "orange": "橙", "white": "白"}
+ZH_SHAPES = {"circle": "圓形", "square": "正方形", "triangle": "三角形"}
+ZH_MOTIONS = {
+    "moves left": "向左移動",
+    "moves right": "向右移動",
+    "moves up": "向上移動",
+    "moves down": "向下移動",
+    "rotates clockwise": "順時針旋轉",
+    "rotates counterclockwise": "逆時針旋轉",
+    "bounces": "彈跳",
+    "stays still": "靜止不動",
+}
+EN_PROGRESSIVE = {  # "is ...ing" phrasing of each motion
+    "moves left": "is moving left",
+    "moves right": "is moving right",
+    "moves up": "is moving up",
+    "moves down": "is moving down",
+    "rotates clockwise": "is rotating clockwise",
+    "rotates counterclockwise": "is rotating counterclockwise",
+    "bounces": "is bouncing",
+    "stays still": "is staying still",
+}
+TRADITIONAL = "紅綠藍黃圓動順時針轉彈靜個"
+SIMPLIFIED = "红绿蓝黄圆动顺时针转弹静个"
+TO_SIMPLIFIED = str.maketrans(TRADITIONAL, SIMPLIFIED)
+TO_TRADITIONAL = str.maketrans(SIMPLIFIED, TRADITIONAL)
+
+
+def _en(o: ObjectSpec, template: int) -> str:
+    return [
+        f"a {o.colour} {o.shape} {o.motion}",
+        f"the {o.colour} {o.shape} {o.motion}",
+        f"a {o.colour} {o.shape} that {o.motion}",
+        f"a {o.colour} {o.shape} {EN_PROGRESSIVE[o.motion]}",
+    ][template]
+
+
+def _zh(o: ObjectSpec, template: int) -> str:
+    c, s, m = ZH_COLOURS[o.colour], ZH_SHAPES[o.shape], ZH_MOTIONS[o.motion]
+    return [f"{c}色的{s}{m}", f"一個{c}色的{s}{m}", f"{c}色{s}{m}"][template]
+
+
+CAPTION_TEMPLATES = {"en": 4, "zh": 3, "zh-hans": 3}  # phrasings per language
+
+
+def caption(scene: SceneSpec | ObjectSpec, lang: str = "en", template: int = 0) -> str:
+    """The caption of a scene: `a red circle moves left` / `紅色的圓形向左移動`.
+
+    template 0 is canonical; odd templates join two objects with `和` in Chinese,
+    the canonical join is `and` / `，`.
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; use one of {LANGUAGES}")
+    if not 0 <= template < CAPTION_TEMPLATES[lang]:
+        raise ValueError(f"{lang} has templates 0..{CAPTION_TEMPLATES[lang] - 1}, got {template}")
+    objects = scene.objects if isinstance(scene, SceneSpec) else (scene,)
+    if lang == "en":
+        return " and ".join(_en(o, template) for o in objects)
+    text = ("和" if template % 2 else "，").join(_zh(o, template) for o in objects)
+    return text.translate(TO_SIMPLIFIED) if lang == "zh-hans" else text
+
+
+# ----------------------------------------------------------------------------
+# The dataset: clip i is drawn from its own seed (seed, i), so any index can be
+# re-rendered alone, by any worker, in any order.
+
+
+class ShapesWorld(torch.utils.data.Dataset):
+    """A seeded stream of ShapesWorld clips with captions in random languages and phrasings.
+
+    Each item is {"video": (t c h w) float, "caption": str, "index": int}. Batches
+    fetched through a DataLoader are rendered in one vectorised call
+    (`__getitems__`), which is what makes thousands of clips per second possible.
+    """
+
+    def __init__(
+        self,
+        length: int = 1_000_000,
+        split: str = "train",
+        seed: int = 0,
+        frames: int = DEFAULT_FRAMES,
+        height: int = DEFAULT_HEIGHT,
+        width: int = DEFAULT_WIDTH,
+        two_object_prob: float = 0.5,
+        languages: tuple[str, ...] = LANGUAGES,
+        num_objects: int | None = None,
+    ):
+        check_canvas(frames, height, width)
+        split_combinations(split)  # validates the split name
+        unknown = [lang for lang in languages if lang not in LANGUAGES]
+        if unknown or not languages:
+            raise ValueError(f"languages must be a non-empty subset of {LANGUAGES}, got {languages}")
+        self.length, self.split, self.seed = length, split, seed
+        self.frames, self.height, self.width = frames, height, width
+        self.two_object_prob, self.languages, self.num_objects = two_object_prob, tuple(languages), num_objects
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a ShapesWorld of length {self.length}")
+        return np.random.default_rng([self.seed, index])
+
+    def scene(self, index: int) -> SceneSpec:
+        """The scene spec of clip `index`."""
+        return self._draw(index)[0]
+
+    def _draw(self, index: int) -> tuple[SceneSpec, str]:
+        rng = self._rng(index)
+        scene = sample_scene(rng, self.split, self.num_objects, self.frames, self.height, self.width, self.two_object_prob)
+        lang = self.languages[rng.integers(len(self.languages))]
+        return scene, caption(scene, lang, int(rng.integers(CAPTION_TEMPLATES[lang])))
+
+    def __getitems__(self, indices: list[int]) -> list[dict]:
+        drawn = [self._draw(int(i)) for i in indices]
+        videos = render_batch([scene for scene, _ in drawn])
+        return [{"video": v, "caption": c, "index": int(i)} for v, (_, c), i in zip(videos, drawn, indices)]
+
+    def __getitem__(self, index: int) -> dict:
+        return self.__getitems__([index])[0]
+
+
+# ----------------------------------------------------------------------------
+# The fixed evaluation set (data/eval_set.json): rebuild with
+#   python -m minivid.world --eval-set data/eval_set.json
+
+EVAL_SEED = 2024
+
+
+def build_eval_set(seed: int = EVAL_SEED, per_combination: int = 2, two_object: int = 128) -> dict:
+    """Every valid single-object combination `per_combination` times (seen and held-out),
+    plus `two_object` two-object scenes of seen combinations, all at the default canvas."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for combo in valid_combinations():
+        split = "heldout" if combo in HELD_OUT else "train"
+        for _ in range(per_combination):
+            scene = sample_scene(rng, split, 1, combination=combo)
+            items.append({"group": "heldout" if split == "heldout" else "seen", "scene": scene.to_dict()})
+    for _ in range(two_object):
+        items.append({"group": "two_object", "scene": sample_scene(rng, "train", 2).to_dict()})
+    return {"version": "ShapesWorld v1", "seed": seed, "items": items}
+
+
+def load_eval_set(path) -> list[tuple[str, SceneSpec]]:
+    """(group, scene) pairs of a saved evaluation set; groups: seen, heldout, two_object."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return [(item["group"], SceneSpec.from_dict(item["scene"])) for item in data["items"]]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="ShapesWorld utilities")
+    parser.add_argument("--eval-set", required=True, help="where to write the fixed evaluation set (JSON)")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED)
+    args = parser.parse_args()
+    with open(args.eval_set, "w", encoding="utf-8") as f:
+        json.dump(build_eval_set(args.seed), f, indent=1, ensure_ascii=False)
+    print(f"wrote {args.eval_set}")
