@@ -317,6 +317,25 @@ def min_gap(a: ObjectSpec, b: ObjectSpec, frames: int) -> float:
 MAX_PAIR_TRIES = 1000
 
 
+def place_objects(
+    rng,
+    combinations: list[tuple[str, str, str]],
+    frames: int = DEFAULT_FRAMES,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+) -> SceneSpec:
+    """A scene showing these (shape, colour, motion) combinations, objects drawn until they never touch."""
+    rng = as_rng(rng)
+    for _ in range(MAX_PAIR_TRIES):  # resample the whole pair until it keeps its distance
+        objects = tuple(sample_object(rng, *combo, height, width) for combo in combinations)
+        if len(objects) == 1 or min_gap(*objects, frames) >= MIN_GAP_PX:
+            return SceneSpec(objects, frames, height, width)
+    raise RuntimeError(
+        f"could not place {[c[:2] for c in combinations]} {MIN_GAP_PX} px apart on a {height}x{width} canvas "
+        f"for {frames} frames; try a larger canvas or fewer frames"
+    )
+
+
 def sample_scene(
     rng=None,
     split: str = "train",
@@ -339,16 +358,11 @@ def sample_scene(
         num_objects = 2 if rng.random() < two_object_prob else 1
     if num_objects not in (1, 2):
         raise ValueError(f"num_objects must be 1 or 2, got {num_objects}")
-    first = combination or combos[rng.integers(len(combos))]
-    if num_objects == 1:
-        return SceneSpec((sample_object(rng, *first, height, width),), frames, height, width)
-    others = [c for c in combos if c[1] != first[1]]
-    for _ in range(MAX_PAIR_TRIES):  # resample the whole pair until it never touches
-        a = sample_object(rng, *first, height, width)
-        b = sample_object(rng, *others[rng.integers(len(others))], height, width)
-        if min_gap(a, b, frames) >= MIN_GAP_PX:
-            return SceneSpec((a, b), frames, height, width)
-    raise RuntimeError(f"could not place two objects {MIN_GAP_PX} px apart on a {height}x{width} canvas for {frames} frames")
+    chosen = [combination or combos[rng.integers(len(combos))]]
+    if num_objects == 2:
+        others = [c for c in combos if c[1] != chosen[0][1]]  # two objects never share a colour
+        chosen.append(others[rng.integers(len(others))])
+    return place_objects(rng, chosen, frames, height, width)
 
 
 # ----------------------------------------------------------------------------
