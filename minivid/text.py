@@ -64,7 +64,7 @@ class PromptError(ValueError):
 # captions; the order of insertion is the order of the token ids (see VOCAB).
 
 COMMA = "，"  # the one comma token: normalise turns ',' and '、' into it
-ENGLISH_FILLERS = ("a", "the", "that", "is")
+ENGLISH_FILLERS = ("a", "an", "the", "that", "is")
 CHINESE_FILLERS = ("色", "的", "一個")  # 紅色的 = red-colour-of; 一個 = one (measure word)
 
 
@@ -124,7 +124,6 @@ LONGEST_CHINESE_WORD = max(map(len, CHINESE))
 # Other spellings of known words. They share the id of the word they stand for,
 # so the model, which only ever saw caption words, understands them too.
 ALIASES = {
-    "an": "a",
     "goes": "moves",
     "going": "moving",
     "spins": "rotates",

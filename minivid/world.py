@@ -82,13 +82,15 @@ class ObjectSpec:
     x: float = 16.0  # centre at frame 0, px from the left edge
     y: float = 16.0  # centre at frame 0, px from the top edge
     speed: float = 0.0  # px/frame for moves, degrees/frame for rotations, 0 otherwise
-    angle: float = 0.0  # orientation at frame 0, degrees clockwise
+    angle: float | None = None  # orientation at frame 0, degrees clockwise; None: the shape's canonical pose
     gravity: float = 0.0  # px/frame^2, bounces only
     restitution: float = 0.0  # speed kept at each impact, bounces only
     floor: float = 0.0  # centre y when touching the bottom edge, bounces only
 
     def __post_init__(self):
         check_combination(self.shape, self.colour, self.motion)
+        if self.angle is None:
+            object.__setattr__(self, "angle", CANONICAL_ANGLE[self.shape])
         for name in ("size", "x", "y", "speed", "angle", "gravity", "restitution", "floor"):
             object.__setattr__(self, name, float(getattr(self, name)))  # plain floats: JSON-ready
 
@@ -464,11 +466,12 @@ TO_TRADITIONAL = str.maketrans(SIMPLIFIED, TRADITIONAL)
 
 
 def _en(o: ObjectSpec, template: int) -> str:
+    a = "an" if o.colour[0] in "aeiou" else "a"  # an orange square
     return [
-        f"a {o.colour} {o.shape} {o.motion}",
+        f"{a} {o.colour} {o.shape} {o.motion}",
         f"the {o.colour} {o.shape} {o.motion}",
-        f"a {o.colour} {o.shape} that {o.motion}",
-        f"a {o.colour} {o.shape} {EN_PROGRESSIVE[o.motion]}",
+        f"{a} {o.colour} {o.shape} that {o.motion}",
+        f"{a} {o.colour} {o.shape} {EN_PROGRESSIVE[o.motion]}",
     ][template]
 
 

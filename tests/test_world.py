@@ -240,3 +240,9 @@ def test_shipped_eval_set_is_what_the_command_builds():
 
     shipped = Path(__file__).resolve().parents[1] / "data" / "eval_set.json"
     assert json.loads(shipped.read_text(encoding="utf-8")) == json.loads(json.dumps(world.build_eval_set()))
+
+
+def test_english_article_and_canonical_pose_defaults():
+    assert caption(ObjectSpec("square", "orange", "bounces")) == "an orange square bounces"
+    assert ObjectSpec("triangle", "red", "stays still").angle == world.CANONICAL_ANGLE["triangle"]  # apex up
+    assert ObjectSpec("triangle", "red", "stays still", angle=10).angle == 10.0
