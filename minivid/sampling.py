@@ -1,0 +1,188 @@
+"""Samplers: turn noise into latents with a trained denoiser, one line per equation.
+
+In the style of k-diffusion's sampling.py (Crowson): every sampler is a plain
+function of a denoiser callable, a starting tensor and a precomputed tensor of
+times or steps. There is no scheduler object and no hidden state: what a
+sampler does is exactly what its loop says.
+
+Denoiser callables (``x`` is any batch-first tensor, e.g. latents ``b c t h w``):
+
+    velocity_fn(x, t)   flow model: t is (b,) float in [0, 1], returns v = eps - x0
+    eps_fn(x, k)        DDPM model: k is (b,) long step index, returns the noise estimate
+
+Bind a conditional model to one with ``conditioned(model, text_ids, text_mask)``
+or ``classifier_free_guidance(model, (text_ids, text_mask), null_text(b), scale)``;
+a DDPM-trained DiT first goes through ``ddpm_model_fn`` (integer step -> t = k / K).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from minivid.diffusion import ddpm_model_time, eps_to_x0
+
+# -----------------------------------------------------------------------------
+# Timesteps
+
+
+def flow_timesteps(steps: int, shift: float = 1.0, device=None, dtype=torch.float32) -> torch.Tensor:
+    """steps + 1 times from 1 (noise) to 0 (data), evenly spaced then shifted, (steps+1,).
+
+    ``shift`` > 1 spends more steps at high noise: t' = shift t / (1 + (shift - 1) t),
+    Esser et al. 2024 (SD3), eq. 23, their fix for larger images and videos whose many
+    tokens keep more signal at a given t. shift = 1 leaves the even spacing.
+    """
+    t = torch.linspace(1.0, 0.0, steps + 1, device=device, dtype=dtype)
+    return shift * t / (1 + (shift - 1) * t)
+
+
+def ddpm_timesteps(num_train_steps: int, steps: int | None = None, device=None) -> torch.Tensor:
+    """Descending integer steps from K-1 to 0, (steps,); all K training steps by default.
+
+    Evenly spaced and always starting at the noisiest step K-1 ("trailing" spacing,
+    Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed").
+    """
+    steps = num_train_steps if steps is None else steps
+    if not 1 <= steps <= num_train_steps:
+        raise ValueError(f"steps must be in [1, {num_train_steps}], got {steps}")
+    return torch.linspace(num_train_steps - 1, 0, steps, device=device).round().long()
+
+
+# -----------------------------------------------------------------------------
+# Binding models into denoisers; classifier-free guidance
+
+
+def conditioned(fn, *cond):
+    """fn(x, t, *cond) -> a denoiser (x, t) with the conditioning fixed."""
+    return lambda x, t: fn(x, t, *cond)
+
+
+def ddpm_model_fn(model, num_train_steps: int):
+    """A DDPM-trained model (x, t, *text) with t = k / K -> eps_fn (x, k, *text) over integer steps."""
+    return lambda x, k, *cond: model(x, ddpm_model_time(k, num_train_steps), *cond)
+
+
+def classifier_free_guidance(fn, cond, uncond, scale: float):
+    """A new denoiser (x, t) -> pred_uncond + scale (pred_cond - pred_uncond).
+
+    Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", eq. 6 with w = scale - 1:
+    scale 1 is the plain conditional model, 0 the unconditional one, > 1 pushes
+    samples towards the caption. ``fn(x, t, *cond)``; ``cond`` and ``uncond`` are
+    tuples such as ``(text_ids, text_mask)`` and ``null_text(b)``. Works for any
+    prediction that is linear in the score: velocity, eps or x0. Costs two model
+    calls per step (one when scale is exactly 0 or 1).
+    """
+    cond = tuple(cond) if isinstance(cond, (tuple, list)) else (cond,)
+    uncond = tuple(uncond) if isinstance(uncond, (tuple, list)) else (uncond,)
+
+    def guided(x, t):
+        if scale == 1:
+            return fn(x, t, *cond)
+        if scale == 0:
+            return fn(x, t, *uncond)
+        pred_uncond, pred_cond = fn(x, t, *uncond), fn(x, t, *cond)
+        return pred_uncond + scale * (pred_cond - pred_uncond)
+
+    return guided
+
+
+# -----------------------------------------------------------------------------
+# Flow-model samplers: integrate dx/dt = v(x, t) from t = 1 to t = 0
+
+
+@torch.no_grad()
+def euler_sample(velocity_fn, x, ts, callback=None):
+    """Euler's method on the flow ODE: x <- x + (t_next - t) v(x, t). First order, 1 call per step.
+
+    ``x`` is the noise at ts[0] (usually 1); ``ts`` from ``flow_timesteps``.
+    ``callback(i, x, t, v)`` is called after each model call, e.g. to record the path.
+    """
+    s_in = x.new_ones(x.shape[0])
+    for i in range(len(ts) - 1):
+        t, t_next = ts[i], ts[i + 1]
+        v = velocity_fn(x, t * s_in)
+        if callback is not None:
+            callback(i, x, t, v)
+        x = x + (t_next - t) * v
+    return x
+
+
+@torch.no_grad()
+def heun_sample(velocity_fn, x, ts, callback=None):
+    """Heun's method (trapezoid rule) on the flow ODE: second order, 2 calls per step.
+
+    Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
+    Models", Algorithm 1: an Euler step, then a correction with the average of the
+    velocities at both ends; like there, the last step into t = 0 stays an Euler step.
+    """
+    s_in = x.new_ones(x.shape[0])
+    for i in range(len(ts) - 1):
+        t, t_next = ts[i], ts[i + 1]
+        v = velocity_fn(x, t * s_in)
+        if callback is not None:
+            callback(i, x, t, v)
+        x_euler = x + (t_next - t) * v  # Algorithm 1, line 5
+        if t_next == 0:
+            x = x_euler
+        else:
+            v_next = velocity_fn(x_euler, t_next * s_in)  # line 7
+            x = x + (t_next - t) * (v + v_next) / 2  # line 8
+    return x
+
+
+# -----------------------------------------------------------------------------
+# Epsilon-model samplers over a discrete schedule abar_k (``minivid.diffusion.make_alphas_cumprod``)
+
+
+@torch.no_grad()
+def ddim_sample(eps_fn, x, alphas_cumprod, steps, eta: float = 0.0, generator=None, callback=None):
+    """DDIM (Song et al. 2021, "Denoising Diffusion Implicit Models"), eq. 12 with sigma from eq. 16.
+
+    eta = 0: deterministic; this is an Euler step of the probability-flow ODE in the
+    variables x / sqrt(abar) and sqrt((1 - abar) / abar) (section 4.3), so the same
+    noise always gives the same sample. eta = 1: the DDPM posterior (same as ``ddpm_sample``).
+    ``x`` is the noise at step steps[0]; ``steps`` descending, from ``ddpm_timesteps``.
+    """
+    s_in = torch.ones(x.shape[0], dtype=torch.long, device=x.device)
+    steps = steps.tolist()
+    for i, k in enumerate(steps):
+        alpha_bar = alphas_cumprod[k].item()
+        alpha_bar_prev = alphas_cumprod[steps[i + 1]].item() if i + 1 < len(steps) else 1.0  # 1 = clean
+        eps = eps_fn(x, k * s_in)
+        if callback is not None:
+            callback(i, x, k, eps)
+        x0 = eps_to_x0(x, eps, alpha_bar)  # predicted clean sample
+        sigma = eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))  # eq. 16
+        x = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(max(1 - alpha_bar_prev - sigma**2, 0.0)) * eps  # eq. 12
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x
+
+
+@torch.no_grad()
+def ddpm_sample(eps_fn, x, alphas_cumprod, steps=None, generator=None, callback=None):
+    """Ancestral DDPM sampling (Ho et al. 2020, "Denoising Diffusion Probabilistic Models", Algorithm 2).
+
+    x_prev = (x - beta / sqrt(1 - abar) eps) / sqrt(alpha) + sigma z, with the posterior
+    variance sigma^2 = beta (1 - abar_prev) / (1 - abar) (their beta-tilde, eq. 7), no
+    noise on the last step. With fewer steps than training, alpha = abar / abar_prev is
+    the product of the skipped alphas. ``steps`` defaults to all K steps, descending.
+    """
+    steps = ddpm_timesteps(len(alphas_cumprod), device=x.device) if steps is None else steps
+    s_in = torch.ones(x.shape[0], dtype=torch.long, device=x.device)
+    steps = steps.tolist()
+    for i, k in enumerate(steps):
+        alpha_bar = alphas_cumprod[k].item()
+        alpha_bar_prev = alphas_cumprod[steps[i + 1]].item() if i + 1 < len(steps) else 1.0  # 1 = clean
+        alpha = alpha_bar / alpha_bar_prev
+        beta = 1 - alpha
+        eps = eps_fn(x, k * s_in)
+        if callback is not None:
+            callback(i, x, k, eps)
+        x = (x - beta / math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha)  # Algorithm 2, line 4 (mean)
+        sigma = math.sqrt(beta * (1 - alpha_bar_prev) / (1 - alpha_bar))  # eq. 7, beta-tilde
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x

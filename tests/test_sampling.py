@@ -1,0 +1,185 @@
+"""Tests for minivid.sampling with known answers: Gaussian data has an exact velocity and eps.
+
+For data x0 ~ N(mu, s^2 I) every noisy marginal is Gaussian, so the ideal denoisers are
+closed-form and the probability-flow ODE maps noise z to the data sample mu + s z'
+where z' is z standardised at the starting time. Samplers are then checked against
+that exact map rather than against each other.
+"""
+
+import pytest
+import torch
+
+from minivid.diffusion import make_alphas_cumprod
+from minivid.sampling import (
+    classifier_free_guidance,
+    conditioned,
+    ddim_sample,
+    ddpm_model_fn,
+    ddpm_sample,
+    ddpm_timesteps,
+    euler_sample,
+    flow_timesteps,
+    heun_sample,
+)
+
+MU, S = torch.tensor([1.5, -0.5], dtype=torch.float64), 0.5
+
+
+def gaussian_velocity(x, t):
+    """E[eps - x0 | x_t = x] for x_t = (1 - t) x0 + t eps: m_t = (1-t) mu, var_t = (1-t)^2 s^2 + t^2."""
+    t = t[:, None]
+    var = (1 - t) ** 2 * S**2 + t**2
+    return -MU + (t - (1 - t) * S**2) / var * (x - (1 - t) * MU)
+
+
+def gaussian_eps_fn(alphas_cumprod):
+    """E[eps | x_k = x] for x_k = sqrt(a) x0 + sqrt(1 - a) eps: Cov(eps, x_k) / Var(x_k) (x - mean)."""
+
+    def eps_fn(x, k):
+        a = alphas_cumprod[k][:, None]
+        return (1 - a).sqrt() * (x - a.sqrt() * MU) / (a * S**2 + 1 - a)
+
+    return eps_fn
+
+
+def noise(n=1024, seed=0):
+    return torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def assert_gaussian_stats(x, tol=0.06):
+    assert torch.allclose(x.mean(0), MU, atol=tol), x.mean(0)
+    assert torch.allclose(x.std(0), torch.full((2,), S, dtype=x.dtype), atol=tol), x.std(0)
+
+
+# -----------------------------------------------------------------------------
+# Timesteps
+
+
+def test_flow_timesteps_run_from_one_to_zero_and_shift_towards_noise():
+    ts = flow_timesteps(10)
+    assert ts.shape == (11,) and ts[0] == 1 and ts[-1] == 0 and (ts.diff() < 0).all()
+    shifted = flow_timesteps(10, shift=3.0)
+    assert shifted[0] == 1 and shifted[-1] == 0
+    assert (shifted[1:-1] > ts[1:-1]).all()  # more steps spent at high noise
+
+
+def test_ddpm_timesteps_descend_from_the_noisiest_step():
+    assert torch.equal(ddpm_timesteps(10), torch.arange(9, -1, -1))
+    steps = ddpm_timesteps(1000, 50)
+    assert steps[0] == 999 and steps[-1] == 0 and len(steps.unique()) == 50
+    with pytest.raises(ValueError, match="steps must be in"):
+        ddpm_timesteps(10, 11)
+
+
+# -----------------------------------------------------------------------------
+# Flow samplers
+
+
+@pytest.mark.parametrize("sampler, steps, tol", [(euler_sample, 64, 0.06), (heun_sample, 16, 0.02)])
+def test_flow_samplers_transport_noise_to_the_data(sampler, steps, tol):
+    z = noise()
+    x = sampler(gaussian_velocity, z, flow_timesteps(steps, dtype=torch.float64))
+    assert (x - (MU + S * z)).abs().max() < tol  # the exact ODE map at t=1 is z -> mu + s z
+    assert_gaussian_stats(x)
+
+
+@pytest.mark.parametrize("shift", [1.0, 3.0])
+@pytest.mark.parametrize("sampler, order", [(euler_sample, 1), (heun_sample, 2)])
+def test_flow_sampler_error_shrinks_at_its_order(sampler, order, shift):
+    z = noise(64)
+    errors = [
+        (sampler(gaussian_velocity, z, flow_timesteps(n, shift, dtype=torch.float64)) - (MU + S * z)).abs().max()
+        for n in (16, 32, 64)
+    ]
+    for coarse, fine in zip(errors, errors[1:]):
+        assert 0.8 * 2**order < coarse / fine < 1.25 * 2**order  # halving h divides the error by 2^order
+
+
+def test_callback_sees_every_step():
+    seen = []
+    euler_sample(gaussian_velocity, noise(8), flow_timesteps(5), callback=lambda i, x, t, v: seen.append(i))
+    assert seen == [0, 1, 2, 3, 4]
+
+
+# -----------------------------------------------------------------------------
+# Epsilon samplers
+
+
+def probability_flow_map(z, alpha_bar_start):
+    """Exact PF-ODE map for Gaussian data: keep z's standardised value, from N(sqrt(a) mu, a s^2 + 1 - a)."""
+    return MU + S * (z - alpha_bar_start**0.5 * MU) / (alpha_bar_start * S**2 + 1 - alpha_bar_start) ** 0.5
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_ddim_is_deterministic_and_converges_to_the_probability_flow_ode(schedule):
+    alphas_cumprod = make_alphas_cumprod(1000, schedule)
+    eps_fn, z = gaussian_eps_fn(alphas_cumprod), noise(256)
+    exact = probability_flow_map(z, alphas_cumprod[-1])
+    x50 = ddim_sample(eps_fn, z, alphas_cumprod, ddpm_timesteps(1000, 50))
+    x200 = ddim_sample(eps_fn, z, alphas_cumprod, ddpm_timesteps(1000, 200))
+    assert torch.equal(x50, ddim_sample(eps_fn, z, alphas_cumprod, ddpm_timesteps(1000, 50)))
+    err50, err200 = (x50 - exact).abs().max(), (x200 - exact).abs().max()
+    assert err200 < 0.03 and 3.0 < err50 / err200 < 5.0  # first order in the step size
+
+
+def test_ddim_transports_noise_to_the_data():
+    alphas_cumprod = make_alphas_cumprod(1000, "cosine")
+    x = ddim_sample(gaussian_eps_fn(alphas_cumprod), noise(), alphas_cumprod, ddpm_timesteps(1000, 100))
+    assert_gaussian_stats(x)
+
+
+def test_ddpm_ancestral_is_reproducible_and_matches_the_data():
+    alphas_cumprod = make_alphas_cumprod(100, "cosine")
+    eps_fn, z = gaussian_eps_fn(alphas_cumprod), noise()
+    run = lambda seed: ddpm_sample(eps_fn, z, alphas_cumprod, generator=torch.Generator().manual_seed(seed))  # noqa: E731
+    x = run(1)
+    assert torch.equal(x, run(1))
+    assert not torch.allclose(x, run(2))
+    assert_gaussian_stats(x)
+
+
+def test_ddpm_equals_ddim_with_eta_one():
+    alphas_cumprod = make_alphas_cumprod(1000, "linear")
+    eps_fn, z, steps = gaussian_eps_fn(alphas_cumprod), noise(64), ddpm_timesteps(1000, 25)
+    x_ddpm = ddpm_sample(eps_fn, z, alphas_cumprod, steps, generator=torch.Generator().manual_seed(5))
+    x_ddim = ddim_sample(eps_fn, z, alphas_cumprod, steps, eta=1.0, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(x_ddpm, x_ddim, atol=1e-10)
+
+
+def test_ddpm_model_fn_passes_k_over_num_steps():
+    seen = []
+    eps_fn = ddpm_model_fn(lambda x, t, *cond: seen.append((t, cond)) or torch.zeros_like(x), 1000)
+    eps_fn(torch.zeros(2, 3), torch.tensor([0, 500]), "text")
+    assert torch.allclose(seen[0][0], torch.tensor([0.0, 0.5])) and seen[0][1] == ("text",)
+
+
+# -----------------------------------------------------------------------------
+# Classifier-free guidance
+
+
+def toy_model(x, t, label):
+    """A conditional 'model' whose prediction depends on x, t and a label."""
+    return x * t[:, None] + label
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 3.0])
+def test_guidance_interpolates_and_extrapolates(scale):
+    x, t = noise(4), torch.full((4,), 0.5, dtype=torch.float64)
+    cond, uncond = toy_model(x, t, 2.0), toy_model(x, t, -1.0)
+    guided = classifier_free_guidance(toy_model, (2.0,), (-1.0,), scale)(x, t)
+    assert torch.allclose(guided, uncond + scale * (cond - uncond))
+    if scale == 1.0:
+        assert torch.equal(guided, conditioned(toy_model, 2.0)(x, t))
+    if scale == 0.0:
+        assert torch.equal(guided, conditioned(toy_model, -1.0)(x, t))
+
+
+def test_guidance_runs_inside_a_sampler_with_a_dit():
+    from minivid.dit import DiT, null_text
+
+    model = DiT.from_preset("tiny").eval()
+    ids, mask = torch.randint(0, 64, (2, 4)), torch.ones(2, 4, dtype=torch.bool)
+    velocity_fn = classifier_free_guidance(model, (ids, mask), null_text(2), scale=4.0)
+    z = torch.randn(2, 4, 2, 4, 4)
+    x = euler_sample(velocity_fn, z, flow_timesteps(2))
+    assert torch.equal(x, z)  # the untrained DiT predicts v = 0, so nothing moves
