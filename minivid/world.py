@@ -424,7 +424,7 @@ def render_batch(scenes: list[SceneSpec]) -> torch.Tensor:
     delta = delta.view(B, slots, 1, 3, 1, 1)
     # objects never overlap, so each one simply adds its colour over the background
     video = background[:, None, :, None, None] + coverage[:, 0] * delta[:, 0]  # b t c h w
-    return video.addcmul_(coverage[:, 1], delta[:, 1])
+    return video.addcmul_(coverage[:, 1], delta[:, 1]).clamp_(0.0, 1.0)  # hand-built specs may overlap
 
 
 def render(scene: SceneSpec) -> torch.Tensor:
