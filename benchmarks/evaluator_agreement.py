@@ -1,6 +1,7 @@
 """How often the evaluator agrees with the spec, how robust it is, and how fast.
 
-    python benchmarks/evaluator_agreement.py                 # ~1 minute on 2 cores
+    python benchmarks/evaluator_agreement.py                 # ~1 minute on 2 cores; report also in
+                                                             # benchmarks/results/evaluator_agreement.txt
     python benchmarks/evaluator_agreement.py --per-combination 10 --two-object 1000
 
 Agreement: every valid single-object combination (seen and held-out) rendered
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -53,6 +55,17 @@ def failures(result: dict, limit: int = 3) -> list[str]:
     return ["; ".join(c["errors"]) for c in result["per_clip"] if not c["correct"]][:limit]
 
 
+RESULTS = Path(__file__).parent / "results" / "evaluator_agreement.txt"
+LINES: list[str] = []
+
+
+def report(*parts) -> None:
+    """Print a line and keep it for the results file."""
+    line = " ".join(str(p) for p in parts)
+    print(line)
+    LINES.append(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-combination", type=int, default=5, help="clips per valid single-object combination")
@@ -62,7 +75,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
 
     header = f"{'clips':34s} {'n':>6s} " + " ".join(f"{a:>8s}" for a in ("overall", *ATTRIBUTES))
-    print(header)
+    report(header)
     one = singles(rng, args.per_combination)
     two = [world.sample_scene(rng, "train", 2) for _ in range(args.two_object)]
     videos = world.render_batch(one)
@@ -70,15 +83,15 @@ def main() -> None:
         clips = world.render_batch(scenes) if clips is None else clips
         start = time.perf_counter()
         result = prompt_adherence(clips, scenes)
-        print(row(name, result, time.perf_counter() - start))
+        report(row(name, result, time.perf_counter() - start))
         for f in failures(result):
-            print("    ", f)
+            report("    ", f)
     seen = [s for s in one if (s.objects[0].shape, s.objects[0].colour, s.objects[0].motion) not in world.HELD_OUT]
     unseen = [s for s in one if (s.objects[0].shape, s.objects[0].colour, s.objects[0].motion) in world.HELD_OUT]
     for name, scenes in (("  of which seen combos", seen), ("  of which held-out combos", unseen)):
-        print(row(name, prompt_adherence(world.render_batch(scenes), scenes)))
+        report(row(name, prompt_adherence(world.render_batch(scenes), scenes)))
 
-    print("\nthe same single-object clips after damage")
+    report("\nthe same single-object clips after damage")
     g = torch.Generator().manual_seed(args.seed)
     damage = {
         "uint8": lambda v: (v * 255).round() / 255,
@@ -89,30 +102,33 @@ def main() -> None:
     }
     for name, harm in damage.items():
         result = prompt_adherence(harm(videos), one)
-        print(row(name, result))
+        report(row(name, result))
         for f in failures(result, 2):
-            print("    ", f)
+            report("    ", f)
 
     grey = [replace(s, background=(40, 40, 40)) for s in one]  # the renderer's own non-black background
-    print(row("grey background (40, 40, 40)", prompt_adherence(world.render_batch(grey), grey)))
+    report(row("grey background (40, 40, 40)", prompt_adherence(world.render_batch(grey), grey)))
 
-    print("\nother canvases (frames, height, width), one clip per combination")
+    report("\nother canvases (frames, height, width), one clip per combination")
     for frames, height, width in ((24, 32, 48), (64, 32, 32), (5, 32, 32), (2, 32, 32), (17, 16, 16)):
         scenes = singles(rng, 1, frames=frames, height=height, width=width)
         result = prompt_adherence(world.render_batch(scenes), scenes)
-        print(row(f"{frames} x {height} x {width}", result))
+        report(row(f"{frames} x {height} x {width}", result))
         for f in failures(result, 2):
-            print("    ", f)
+            report("    ", f)
 
-    print("\nspeed, single-object 17 x 32 x 32 clips")
+    report("\nspeed, single-object 17 x 32 x 32 clips")
     clips = world.render_batch(singles(rng, 3))
     for threads in (1, 2):
         describe_batch(clips[:16], threads=threads)  # warm up
         start = time.perf_counter()
         describe_batch(clips, threads=threads)
         seconds = time.perf_counter() - start
-        print(f"{threads} thread(s): {len(clips) / seconds:6.0f} clips/s ({len(clips)} clips in {seconds:.2f} s)")
+        report(f"{threads} thread(s): {len(clips) / seconds:6.0f} clips/s ({len(clips)} clips in {seconds:.2f} s)")
 
 
 if __name__ == "__main__":
     main()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    print(f"\nwrote {RESULTS}")
