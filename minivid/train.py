@@ -1,0 +1,573 @@
+"""Training, one subcommand per stage of the pipeline.
+
+    python -m minivid.train vae --preset shapes --steps 6000 --out runs/vae --export data/vae/shapes
+    python -m minivid.train cache-latents --vae data/vae/shapes --n 20000 --out runs/latents/train
+
+Every stage follows the same rules:
+
+- Seeded and deterministic on the CPU: batch k is a pure function of
+  (data_seed, k) (ShapesWorld clips k*B .. (k+1)*B-1), the model is initialised
+  from `seed`, and the only other randomness (the VAE's posterior noise) comes
+  from a generator whose state is checkpointed.
+- Periodic, atomic training-state checkpoints in the run directory (see
+  `minivid/checkpoint.py`); `--resume` continues from the newest one and ends
+  with exactly the weights an uninterrupted run would have produced.
+- At the end the shipped format is exported: X.safetensors + X.json.
+
+Stage "vae" trains the video VAE (`minivid/vae.py`); stage "cache-latents"
+encodes clips once so that DiT training never runs the encoder again.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from einops import rearrange
+from tqdm.auto import tqdm
+
+from .checkpoint import (CheckpointError, latest_training_state, load_tensors, load_training_state, read_meta,
+                         save_tensors, save_training_state)
+from .device import as_device, autocast_context
+from .diffusion import flow_matching_loss, logit_normal_timesteps
+from .dit import DIT_PRESETS, DiT
+from .text import encode_batch
+from .text import vocab_size as text_vocab_size
+from .vae import VAE_PRESETS, VideoVAE, psnr
+from .world import ShapesWorld
+
+# ----------------------------------------------------------------------------
+# Stage 1: the video VAE
+
+
+@dataclass
+class VAETrainConfig:
+    """How the VAE is trained. Every field is also a command-line flag (`--batch-size` ...)."""
+
+    preset: str = "shapes"  # architecture: a key of vae.VAE_PRESETS
+    steps: int = 4500  # optimiser steps
+    batch_size: int = 8  # clips per step (17 x 32 x 32); more steps beat bigger batches per CPU-second
+    lr: float = 1e-3  # peak AdamW learning rate
+    warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
+    min_lr_ratio: float = 0.02  # ... down to lr * min_lr_ratio at the last step
+    weight_decay: float = 0.0  # the model is small and data infinite: no need to regularise weights
+    grad_clip: float = 1.0  # max global gradient norm
+    mse_weight: float = 1.0  # MSE is what PSNR measures ...
+    l1_weight: float = 0.0  # optional L1 on top; measured: it slows the early, blurry phase (L1 favours black)
+    kl_weight: float = 1e-5  # small: a smooth latent for the DiT, without blurring reconstructions
+    seed: int = 0  # model initialisation and posterior noise
+    data_seed: int = 0  # ShapesWorld seed of the training stream
+    two_object_prob: float = 0.5  # share of two-object clips
+    bf16: bool = True  # bf16 autocast where native: 1.5-2x faster steps on an AVX-512 BF16 CPU, same quality
+    val_clips: int = 128  # fixed validation clips (3/4 seen combinations, 1/4 held-out), never trained on
+    val_every: int = 250  # steps between validation PSNR measurements
+    checkpoint_every: int = 250  # steps between training-state checkpoints
+    scale_clips: int = 512  # clips used to measure the latent scaling factor at the end
+
+
+VAL_SEED = 1_000_003  # validation and scaling-factor clips come from seeds no training run uses
+DATA_LENGTH = 10**12  # the training stream is effectively endless: clip i depends only on (seed, i)
+
+
+def lr_at(cfg: VAETrainConfig, step: int) -> float:
+    """Linear warm-up then cosine decay: a pure function of the step, so resuming needs no scheduler state."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def clip_batch(dataset, start: int, size: int) -> torch.Tensor:
+    """Clips start .. start+size-1 of `dataset`, rendered in one call: b t c h w in [0, 1]."""
+    return torch.stack([item["video"] for item in dataset.__getitems__(list(range(start, start + size)))])
+
+
+def validation_clips(n: int, seed: int = VAL_SEED) -> torch.Tensor:
+    """n fixed clips: 3/4 from the training combinations, 1/4 held-out ones (b t c h w)."""
+    held = n // 4
+    seen = clip_batch(ShapesWorld(n, "train", seed), 0, n - held)
+    if not held:
+        return seen
+    return torch.cat([seen, clip_batch(ShapesWorld(n, "heldout", seed), 0, held)])
+
+
+@torch.no_grad()
+def reconstruct(vae: VideoVAE, clips: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Encode (posterior mean) and decode clips b t c h w in [0, 1], in fp32 like the shipped model runs."""
+    was_training = vae.training
+    vae.eval()
+    device = vae.scaling_factor.device
+    out = [vae.decode_latents(vae.encode_clips(c.to(device))).cpu() for c in clips.split(batch_size)]
+    vae.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def measure_scaling_factor(vae: VideoVAE, clips: torch.Tensor, batch_size: int = 32) -> float:
+    """1 / std of the (unscaled) posterior means over `clips`: makes the DiT's latents unit-variance."""
+    old = vae.scaling_factor.clone()
+    vae.scaling_factor.fill_(1.0)
+    device = old.device
+    z = torch.cat([vae.encode_clips(c.to(device)).float().cpu() for c in clips.split(batch_size)])
+    vae.scaling_factor.copy_(old)
+    return 1.0 / z.std().item()
+
+
+# Fields that may differ between a run and its resumption without changing the result.
+RESUMABLE_DIFFERENCES = {"val_every", "checkpoint_every"}
+
+
+def train_vae(
+    cfg: VAETrainConfig,
+    out_dir,
+    resume: bool = False,
+    export=None,
+    device=None,
+    progress: bool = True,
+    stop_at: int | None = None,
+    export_dtype: torch.dtype | None = torch.float16,
+) -> VideoVAE:
+    """Train a VAE as `cfg` says, checkpointing into `out_dir`; export the shipped format to `export`.
+
+    `resume`: continue from the newest valid training state in `out_dir` (fresh
+    start if there is none). `stop_at`: stop after that many steps as if the run
+    had been killed right after a checkpoint (for tests and for splitting a run).
+    """
+    if cfg.preset not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {cfg.preset!r}; choose from {sorted(VAE_PRESETS)}")
+    device, out = as_device(device), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)  # posterior noise
+    start, elapsed, history = 0, 0.0, []
+
+    state = latest_training_state(out) if resume else None
+    if state is not None:
+        meta = load_training_state(state, model, optimizer, generator)
+        saved = VAETrainConfig(**meta["config"])
+        changed = [f.name for f in dataclasses.fields(cfg)
+                   if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in RESUMABLE_DIFFERENCES]
+        if changed:
+            raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
+                                  f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
+        print(f"resuming from {state} at step {start}", file=sys.stderr)
+    elif resume:
+        print(f"no training state in {out}, starting from scratch", file=sys.stderr)
+
+    data = ShapesWorld(DATA_LENGTH, "train", cfg.data_seed, two_object_prob=cfg.two_object_prob)
+    val = validation_clips(cfg.val_clips)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    log = (out / "log.jsonl").open("a")
+    t0 = time.perf_counter() - elapsed  # wall-clock of this run so far, including earlier sessions
+
+    def checkpoint(step: int) -> None:
+        save_training_state(out, step, model, optimizer, generator, asdict(cfg),
+                            elapsed=time.perf_counter() - t0, history=history)
+
+    def validate(step: int) -> float:
+        value = psnr(reconstruct(model, val), val).mean().item()
+        history.append([step, round(value, 3), round(time.perf_counter() - t0, 1)])
+        log.write(json.dumps({"step": step, "val_psnr": value, "seconds": time.perf_counter() - t0}) + "\n")
+        log.flush()
+        return value
+
+    model.train()
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    bar = tqdm(range(start, end), initial=start, total=cfg.steps, disable=not progress, desc="vae",
+               mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    val_psnr = float("nan")
+    for step in bar:
+        lr = lr_at(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        clips = clip_batch(data, step * cfg.batch_size, cfg.batch_size).to(device)
+        x = rearrange(clips, "b t c h w -> b c t h w") * 2.0 - 1.0  # model layout, [-1, 1]
+        with autocast_context(device, cfg.bf16):
+            recon, posterior = model(x, generator=generator)
+        err = recon.float() - x
+        mse, l1, kl = err.square().mean(), err.abs().mean(), posterior.kl()
+        loss = cfg.mse_weight * mse + cfg.l1_weight * l1 + cfg.kl_weight * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+
+        done = step + 1
+        train_psnr = -10 * math.log10(max(1e-10, ((recon.detach().float().clamp(-1, 1) - x) / 2).square().mean().item()))
+        if done % cfg.val_every == 0 or done == cfg.steps:
+            val_psnr = validate(done)
+            bar.write(f"step {done}: val PSNR {val_psnr:.2f} dB ({time.perf_counter() - t0:.0f} s)")
+        if done % 25 == 0:
+            log.write(json.dumps({"step": done, "loss": loss.item(), "mse": mse.item(), "l1": l1.item(), "kl": kl.item(),
+                                  "psnr": train_psnr, "lr": lr, "logvar": posterior.logvar.mean().item(),
+                                  "seconds": time.perf_counter() - t0}) + "\n")
+            log.flush()
+        bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{train_psnr:.1f}", val=f"{val_psnr:.1f}", refresh=False)
+        if done % cfg.checkpoint_every == 0 or done == end:
+            checkpoint(done)
+    bar.close()
+    log.close()
+
+    if end < cfg.steps:  # stopped early on purpose: the training state is all there is
+        return model
+    model.eval()
+    scale_clips = clip_batch(ShapesWorld(cfg.scale_clips, "train", VAL_SEED + 1), 0, cfg.scale_clips)
+    model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
+    train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
+                  "val_psnr_history": history, "config": asdict(cfg)}
+    model.save_pretrained(out / "vae", train=train_info)  # full precision, in the run directory
+    if export:
+        model.save_pretrained(export, dtype=export_dtype, train=train_info)  # the shipped file: fp16 halves it
+    return model
+
+
+# ----------------------------------------------------------------------------
+# Latent caching: encode once, train the DiT on the cached latents
+
+
+@torch.no_grad()
+def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dtype=torch.float32,
+                  progress: bool = False) -> Path:
+    """Encode clips 0..n-1 of `dataset` and save them as checkpoint `path` (kind "latents").
+
+    Stored: `latents` n z t' h' w' (posterior means times the scaling factor, i.e.
+    unit-variance and ready for diffusion; decode with `vae.decode_latents`),
+    `indices` (n,), and in the sidecar the captions, the scaling factor, the VAE
+    config and the dataset's parameters (enough to re-render any clip).
+    """
+    if n > len(dataset):
+        raise ValueError(f"cannot cache {n} clips from a dataset of {len(dataset)}")
+    vae.eval()
+    device = vae.scaling_factor.device
+    latents, indices, captions = [], [], []
+    for start in tqdm(range(0, n, batch_size), disable=not progress, desc="cache latents"):
+        ids = list(range(start, min(n, start + batch_size)))
+        items = dataset.__getitems__(ids) if hasattr(dataset, "__getitems__") else [dataset[i] for i in ids]
+        clips = torch.stack([item["video"] for item in items]).to(device)  # b t c h w
+        latents.append(vae.encode_clips(clips).to("cpu", dtype))  # b z t' h' w'
+        indices += [int(item["index"]) for item in items]
+        captions += [item["caption"] for item in items]
+    described = {k: getattr(dataset, k) for k in ("length", "split", "seed", "frames", "height", "width",
+                                                  "two_object_prob", "languages", "num_objects") if hasattr(dataset, k)}
+    return save_tensors(path, {"latents": torch.cat(latents), "indices": torch.tensor(indices, dtype=torch.int64)},
+                        kind="latents", config=vae.cfg.to_dict(), scaling_factor=float(vae.scaling_factor),
+                        layout="n z t h w", scaled=True, captions=captions,
+                        dataset={"class": type(dataset).__name__, **described})
+
+
+class LatentCache(torch.utils.data.Dataset):
+    """Cached latents as a dataset: item i = {"latent": z t h w, "caption": str, "index": int}."""
+
+    def __init__(self, latents: torch.Tensor, indices: torch.Tensor, captions: list[str], meta: dict):
+        if not len(latents) == len(indices) == len(captions):
+            raise CheckpointError(f"latent cache is inconsistent: {len(latents)} latents, "
+                                  f"{len(indices)} indices, {len(captions)} captions")
+        self.latents, self.indices, self.captions, self.meta = latents, indices, captions, meta
+        self.scaling_factor = float(meta["scaling_factor"])
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"latent": self.latents[i], "caption": self.captions[i], "index": int(self.indices[i])}
+
+
+def load_latents(path) -> LatentCache:
+    """Load and verify a cache written by `cache_latents`."""
+    tensors, meta = load_tensors(path, kind="latents")
+    return LatentCache(tensors["latents"], tensors["indices"], meta["captions"], meta)
+
+
+# ----------------------------------------------------------------------------
+# Stage 3: the text-to-video diffusion transformer (flow matching on cached latents)
+
+
+@dataclass
+class T2VTrainConfig:
+    """How the text-to-video DiT is trained. Every field is also a command-line flag (`--batch-size` ...)."""
+
+    preset: str = "shapes"  # architecture: a key of dit.DIT_PRESETS (latent_channels and vocab set from the VAE / tokenizer)
+    vae: str = "data/vae/shapes"  # the VAE whose latents the DiT learns; its sha256 is checked and shipped
+    cache_clips: int = 30000  # train-split clips encoded once (1- and 2-object, captions in en / zh / zh-hans)
+    data_seed: int = 0  # ShapesWorld seed of those clips
+    batch_size: int = 32  # global batch (split evenly over DDP ranks)
+    lr: float = 6e-4  # peak AdamW learning rate: high for a 3.5M-parameter model on a short schedule
+    warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
+    min_lr_ratio: float = 0.1  # ... down to lr * min_lr_ratio at the last step
+    steps: int = 3000  # optimiser steps
+    weight_decay: float = 0.0  # data are plentiful relative to the model: no weight decay
+    grad_clip: float = 1.0  # max global gradient norm
+    caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
+    ema_decay: float = 0.999  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
+    seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
+    checkpoint_every: int = 200  # steps between training-state checkpoints (and EMA snapshots for evaluation)
+    bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off
+    threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
+
+
+T2V_RESUMABLE_DIFFERENCES = {"checkpoint_every", "threads"}
+T2V_DEFAULT_SAMPLING = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0}
+
+
+def vae_sha256(path) -> str:
+    """The sha256 the VAE checkpoint's sidecar records (and `load_tensors` verifies)."""
+    return read_meta(path, kind="vae")["sha256"]
+
+
+def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
+    """Where the latent cache of `cfg` lives: named by the VAE's sha256, so a retrained VAE never reuses stale latents."""
+    return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}"
+
+
+def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True) -> LatentCache:
+    """Load the cache for `cfg`, encoding it first (once) if it is missing or does not match."""
+    path = t2v_cache_path(cfg, root)
+    try:
+        cache = load_latents(path)
+        d = cache.meta["dataset"]
+        if (d.get("split"), d.get("seed"), len(cache)) == ("train", cfg.data_seed, cfg.cache_clips):
+            return cache
+        print(f"latent cache {path} does not match the config, re-encoding", file=sys.stderr)
+    except CheckpointError:
+        pass
+    vae = VideoVAE.from_pretrained(cfg.vae, device=device)
+    dataset = ShapesWorld(cfg.cache_clips, "train", cfg.data_seed)
+    cache_latents(vae, dataset, cfg.cache_clips, path, progress=progress)
+    return load_latents(path)
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The CPU generator of one step: a pure function of (seed, step), so resuming needs no RNG state."""
+    return torch.Generator().manual_seed(seed * 1_000_000_007 + step)
+
+
+def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape) -> dict:
+    """Everything random about global batch `step`: clip indices, times t, noise, which captions are dropped.
+
+    Drawn on the CPU for the whole global batch, then each DDP rank takes its slice:
+    so N ranks compute exactly the gradient one process computes on the full batch.
+    """
+    g = step_generator(cfg.seed, step)
+    b = cfg.batch_size
+    return {"index": torch.randint(0, num_clips, (b,), generator=g),
+            "t": logit_normal_timesteps(b, generator=g),
+            "eps": torch.randn((b, *latent_shape), generator=g),
+            "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world size); (0, 1) outside torchrun."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def build_dit(preset: str, latent_channels: int) -> DiT:
+    return DiT.from_preset(preset, text_vocab_size=text_vocab_size, latent_channels=latent_channels)
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)
+
+
+def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.float32, **extra) -> Path:
+    """Write the shipped checkpoint: EMA weights + DiT config + the VAE it decodes with (path and sha256)."""
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in ema.state_dict().items()}
+    return save_tensors(path, tensors, kind="t2v", config=dataclasses.asdict(ema.config),
+                        vae={"path": str(cfg.vae), "sha256": vae_sha256(cfg.vae)}, parameterisation="flow",
+                        latent_shape=list(latent_shape), sampling=dict(T2V_DEFAULT_SAMPLING),
+                        train_config=asdict(cfg), **extra)
+
+
+def train_t2v(
+    cfg: T2VTrainConfig,
+    out_dir,
+    resume: bool = False,
+    export=None,
+    device=None,
+    progress: bool = True,
+    stop_at: int | None = None,
+    cache: LatentCache | None = None,
+    cache_root="runs/latents",
+    snapshots: bool = True,
+) -> DiT:
+    """Train the DiT with flow matching as `cfg` says; returns the EMA model.
+
+    Runs as one process or under `torchrun` (DDP: gloo on CPU, nccl on CUDA; each
+    rank takes its slice of every global batch, only rank 0 writes). `cache`: the
+    latents to train on (default: `ensure_latent_cache(cfg)`). `stop_at`: stop
+    after that many steps as if killed right after a checkpoint. `snapshots`: also
+    write the EMA weights in the shipped format at every checkpoint
+    (`out_dir/ema-{step}`), for measuring quality against wall-clock time.
+    """
+    if cfg.preset not in DIT_PRESETS:
+        raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
+    rank, world = dist_info()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
+    device, out = as_device(device), Path(out_dir)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+    if cache is None:
+        cache = ensure_latent_cache(cfg, cache_root, device=device, progress=progress and rank == 0)
+    latents = cache.latents.float()
+    latent_shape = tuple(latents.shape[1:])
+    ids_all, mask_all = encode_batch(cache.captions)
+    null_ids, null_mask = encode_batch([None])
+
+    torch.manual_seed(cfg.seed)
+    model = build_dit(cfg.preset, latent_shape[0]).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    ema.eval()
+    both = torch.nn.ModuleDict({"model": model, "ema": ema})  # one training state holds both
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    start, elapsed, history = 0, 0.0, []
+
+    state = latest_training_state(out) if resume else None
+    if state is not None:
+        meta = load_training_state(state, both, optimizer, None)
+        saved = T2VTrainConfig(**meta["config"])
+        changed = [f.name for f in dataclasses.fields(cfg)
+                   if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in T2V_RESUMABLE_DIFFERENCES]
+        if changed:
+            raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
+                                  f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
+        if rank == 0:
+            print(f"resuming from {state} at step {start}", file=sys.stderr)
+    elif resume and rank == 0:
+        print(f"no training state in {out}, starting from scratch", file=sys.stderr)
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    log = None
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+        log = (out / "log.jsonl").open("a")
+    t0 = time.perf_counter() - elapsed
+    local = cfg.batch_size // world
+    shard = slice(rank * local, (rank + 1) * local)
+
+    def checkpoint(step: int) -> None:
+        if rank != 0:
+            return
+        seconds = time.perf_counter() - t0
+        save_training_state(out, step, both, optimizer, None, asdict(cfg), elapsed=seconds, history=history)
+        if snapshots:
+            export_t2v(ema, out / f"ema-{step:08d}", cfg, latent_shape, step=step, train_seconds=round(seconds, 1))
+
+    model.train()
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    bar = tqdm(range(start, end), initial=start, total=cfg.steps, disable=not progress or rank != 0, desc="t2v",
+               mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    window, window_t = 0, time.perf_counter()
+    for step in bar:
+        lr = lr_at(cfg, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = step_batch(cfg, step, len(latents), latent_shape)
+        index, drop = batch["index"][shard], batch["drop"][shard]
+        x0 = latents[index].to(device)
+        ids = torch.where(drop[:, None], null_ids, ids_all[index]).to(device)
+        mask = torch.where(drop[:, None], null_mask, mask_all[index]).to(device)
+        with autocast_context(device, cfg.bf16):
+            loss = flow_matching_loss(net, x0, ids, mask, t=batch["t"][shard].to(device), eps=batch["eps"][shard].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        done = step + 1
+        ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
+
+        window += 1
+        if rank == 0 and (done % 10 == 0 or done == end):
+            now = time.perf_counter()
+            its = window / max(1e-9, now - window_t)
+            window, window_t = 0, now
+            log.write(json.dumps({"step": done, "loss": loss.item(), "lr": lr, "it_s": its,
+                                  "seconds": now - t0}) + "\n")
+            log.flush()
+            history.append([done, round(loss.item(), 5), round(now - t0, 1)])
+            bar.set_postfix(loss=f"{loss.item():.4f}", its=f"{its:.2f}", refresh=False)
+        if done % cfg.checkpoint_every == 0 or done == end:
+            checkpoint(done)
+    bar.close()
+    if log is not None:
+        log.close()
+    if rank == 0 and export and end == cfg.steps:
+        export_t2v(ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(time.perf_counter() - t0, 1))
+    return ema
+
+
+# ----------------------------------------------------------------------------
+# Command line: one subcommand per stage
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
+    """One `--field-name` flag per dataclass field, defaulting to the dataclass default."""
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
+            parser.add_argument(flag, type=kind, default=f.default)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m minivid.train", description=__doc__.split("\n")[0])
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    vae = stages.add_parser("vae", help="train the video VAE", description=VAETrainConfig.__doc__)
+    add_dataclass_flags(vae, VAETrainConfig)
+    vae.add_argument("--out", default="runs/vae", help="run directory: training states, log.jsonl, final vae.*")
+    vae.add_argument("--export", default=None, help="also write the shipped checkpoint here, e.g. data/vae/shapes")
+    vae.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
+    vae.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    vae.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+    cache = stages.add_parser("cache-latents", help="encode clips once for DiT training")
+    cache.add_argument("--vae", default="data/vae/shapes", help="VAE checkpoint (X, X.safetensors or X.json)")
+    cache.add_argument("--n", type=int, required=True, help="number of clips (indices 0..n-1)")
+    cache.add_argument("--out", required=True, help="where to write the cache (X -> X.safetensors + X.json)")
+    cache.add_argument("--split", default="train")
+    cache.add_argument("--seed", type=int, default=0, help="ShapesWorld seed")
+    cache.add_argument("--batch-size", type=int, default=64)
+    cache.add_argument("--device", default="auto")
+    cache.add_argument("--threads", type=int, default=None)
+
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.stage == "vae":
+        cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
+        model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)
+        print(f"scaling factor {float(model.scaling_factor):.4f}; wrote {args.out}/vae.safetensors"
+              + (f" and {args.export}.safetensors" if args.export else ""))
+    elif args.stage == "cache-latents":
+        model = VideoVAE.from_pretrained(args.vae, device=args.device)
+        dataset = ShapesWorld(args.n, args.split, args.seed)
+        path = cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

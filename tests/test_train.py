@@ -1,0 +1,99 @@
+"""VAE training: exact resume after a kill, training-state checkpoints, latent caching, CLI."""
+import json
+
+import pytest
+import torch
+
+from minivid.checkpoint import (CheckpointError, checkpoint_paths, latest_training_state, list_training_states,
+                                load_tensors)
+from minivid.train import VAETrainConfig, cache_latents, clip_batch, load_latents, lr_at, main, train_vae
+from minivid.vae import VAE_PRESETS, VideoVAE
+from minivid.world import ShapesWorld
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core CPU: one thread avoids OpenMP oversubscription stalls."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_config(**kw):
+    defaults = dict(preset="tiny", steps=6, batch_size=2, warmup_steps=2, val_clips=4, val_every=100, bf16=False,
+                    checkpoint_every=2, scale_clips=4)
+    return VAETrainConfig(**{**defaults, **kw})
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module):
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+
+
+def test_killed_run_resumes_exactly(tmp_path):
+    cfg = tiny_config()
+    straight = train_vae(cfg, tmp_path / "straight", device="cpu", progress=False)
+    train_vae(cfg, tmp_path / "split", device="cpu", progress=False, stop_at=3)  # "killed" after step 3 ...
+    assert latest_training_state(tmp_path / "split").name == "state-00000003.json"
+    resumed = train_vae(cfg, tmp_path / "split", resume=True, device="cpu", progress=False)  # ... and resumed
+    assert_same_weights(straight, resumed)
+    assert float(straight.scaling_factor) == float(resumed.scaling_factor) != 1.0
+    # the optimizer state went through the round trip too
+    a, _ = load_tensors(tmp_path / "straight" / "state-00000006", kind="train-state")
+    b, _ = load_tensors(tmp_path / "split" / "state-00000006", kind="train-state")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_skips_a_half_written_state_and_refuses_other_configs(tmp_path):
+    cfg = tiny_config(steps=4)
+    train_vae(cfg, tmp_path, device="cpu", progress=False, stop_at=4)
+    assert [p.name for p in list_training_states(tmp_path)] == ["state-00000004.json", "state-00000002.json"]
+    st, _ = checkpoint_paths(tmp_path / "state-00000004")
+    st.write_bytes(st.read_bytes()[:1000])  # killed while writing the newest state
+    assert latest_training_state(tmp_path).name == "state-00000002.json"
+    with pytest.raises(CheckpointError, match="different lr"):
+        train_vae(tiny_config(steps=4, lr=1e-4), tmp_path, resume=True, device="cpu", progress=False)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step():
+    a = ShapesWorld(10**12, seed=5)
+    b = ShapesWorld(10**6, seed=5)
+    assert torch.equal(clip_batch(a, 3 * 4, 4), clip_batch(b, 3 * 4, 4))
+
+
+def test_lr_schedule():
+    cfg = VAETrainConfig(steps=1000, lr=1e-3, warmup_steps=100, min_lr_ratio=0.1)
+    assert lr_at(cfg, 0) == pytest.approx(1e-5)
+    assert lr_at(cfg, 99) == pytest.approx(1e-3)
+    assert lr_at(cfg, 1000) == pytest.approx(1e-4)
+    assert lr_at(cfg, 300) > lr_at(cfg, 600) > lr_at(cfg, 900)
+
+
+def test_cache_latents_round_trip(tmp_path):
+    torch.manual_seed(0)
+    vae = VideoVAE(VAE_PRESETS["tiny"]).eval()
+    vae.scaling_factor.fill_(2.0)
+    ds = ShapesWorld(8, seed=11)
+    cache_latents(vae, ds, 5, tmp_path / "cache", batch_size=2)
+    cache = load_latents(tmp_path / "cache.safetensors")
+    assert len(cache) == 5 and cache.latents.shape == (5, 4, 5, 8, 8) and cache.scaling_factor == 2.0
+    items = ds.__getitems__(list(range(5)))
+    assert cache.captions == [it["caption"] for it in items]
+    assert cache.indices.tolist() == [0, 1, 2, 3, 4]
+    expected = vae.encode_clips(torch.stack([it["video"] for it in items]))
+    assert torch.allclose(cache.latents, expected, rtol=1e-4, atol=1e-4)  # batch size: only rounding
+    assert cache[3]["caption"] == items[3]["caption"] and cache[3]["latent"].shape == (4, 5, 8, 8)
+    assert cache.meta["dataset"]["seed"] == 11 and cache.meta["scaled"] is True
+
+
+def test_cli_trains_and_exports(tmp_path, capsys):
+    main(["vae", "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--val-clips", "4", "--scale-clips", "4",
+          "--no-bf16", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "ship" / "tiny"), "--device", "cpu"])
+    meta = json.loads((tmp_path / "ship" / "tiny.json").read_text())
+    assert meta["kind"] == "vae" and meta["train"]["steps"] == 2 and meta["scaling_factor"] > 0
+    assert meta["train"]["config"]["bf16"] is False
+    VideoVAE.from_pretrained(tmp_path / "ship" / "tiny")
+    main(["cache-latents", "--vae", str(tmp_path / "ship" / "tiny"), "--n", "3", "--out", str(tmp_path / "lat"),
+          "--device", "cpu"])
+    assert len(load_latents(tmp_path / "lat")) == 3
