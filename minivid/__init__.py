@@ -7,6 +7,14 @@ One module per stage, read top to bottom:
 - ``patching``  spacetime patches and the token / compute estimator
 - ``evaluate``  reads a video alone and scores prompt adherence
 - ``viz``       inline video, frame strips, GIF / MP4 files
+- ``vae``       a causal 3D-convolutional video VAE (4x time, 4x space)
+- ``dit``       a diffusion transformer over spacetime patches, conditioned on text
+- ``diffusion`` flow matching and DDPM: noising, targets, losses
+- ``sampling``  Euler, Heun, DDIM, DDPM samplers and classifier-free guidance
+- ``train``     training entry points (``python -m minivid.train vae|...``)
+- ``checkpoint`` safetensors + JSON checkpoints, atomic and hash-checked
+- ``device``    cuda > mps > cpu, and bf16 autocast where it helps
+- ``cli``       the ``minivid`` command
 """
 
 __version__ = "0.1.0"
