@@ -2,6 +2,8 @@
 
     python -m minivid.train vae --preset shapes --steps 6000 --out runs/vae --export data/vae/shapes
     python -m minivid.train cache-latents --vae data/vae/shapes --n 20000 --out runs/latents/train
+    python -m minivid.train t2v --steps 3000 --threads 1 --out runs/t2v/main --export data/t2v/shapes
+    torchrun --nproc_per_node 2 -m minivid.train t2v ...      # data parallel (gloo on CPU, nccl on GPU)
 
 Every stage follows the same rules:
 
@@ -15,7 +17,10 @@ Every stage follows the same rules:
 - At the end the shipped format is exported: X.safetensors + X.json.
 
 Stage "vae" trains the video VAE (`minivid/vae.py`); stage "cache-latents"
-encodes clips once so that DiT training never runs the encoder again.
+encodes clips once so that DiT training never runs the encoder again; stage
+"t2v" trains the text-to-video DiT with flow matching on those cached latents
+(encoding them first if no cache for this VAE exists), and "export-t2v" ships
+the EMA weights of a run's newest training state.
 """
 from __future__ import annotations
 
@@ -517,6 +522,22 @@ def train_t2v(
     return ema
 
 
+
+def export_from_run(run_dir, path, dtype=torch.float32) -> Path:
+    """Export the EMA weights of the newest training state in `run_dir` (e.g. to ship a run stopped early)."""
+    state = latest_training_state(run_dir)
+    if state is None:
+        raise CheckpointError(f"no training state in {run_dir}")
+    tensors, meta = load_tensors(state, kind="train-state")
+    cfg = T2VTrainConfig(**meta["config"])
+    ema_tensors = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
+    channels = ema_tensors["final_layer.linear.weight"].shape[0] // math.prod(DIT_PRESETS[cfg.preset].patch_size)
+    ema = build_dit(cfg.preset, channels)
+    ema.load_state_dict(ema_tensors, strict=True)
+    latent_shape = read_meta(t2v_cache_path(cfg), kind="latents")["tensors"]["latents"][1:]
+    return export_t2v(ema, path, cfg, latent_shape, dtype=dtype, steps_trained=meta["step"],
+                      train_seconds=round(meta["elapsed"], 1))
+
 # ----------------------------------------------------------------------------
 # Command line: one subcommand per stage
 
@@ -554,10 +575,42 @@ def main(argv: list[str] | None = None) -> None:
     cache.add_argument("--device", default="auto")
     cache.add_argument("--threads", type=int, default=None)
 
+    t2v = stages.add_parser("t2v", help="train the text-to-video DiT (flow matching on cached VAE latents)",
+                            description=T2VTrainConfig.__doc__)
+    add_dataclass_flags(t2v, T2VTrainConfig)
+    t2v.add_argument("--out", default="runs/t2v/main", help="run directory: training states, EMA snapshots, log.jsonl")
+    t2v.add_argument("--export", default=None, help="also write the shipped checkpoint here, e.g. data/t2v/shapes")
+    t2v.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
+    t2v.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    t2v.add_argument("--cache-root", default="runs/latents", help="where latent caches live (named by the VAE's sha256)")
+    t2v.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (resume later)")
+
+    exp = stages.add_parser("export-t2v", help="export the EMA weights of a run's newest training state")
+    exp.add_argument("--run", default="runs/t2v/main", help="run directory of `t2v`")
+    exp.add_argument("--out", default="data/t2v/shapes", help="shipped checkpoint X -> X.safetensors + X.json")
+    exp.add_argument("--bf16", action="store_true", help="store the weights in bf16 (half the size)")
+
     args = parser.parse_args(argv)
-    if args.threads:
+    if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    if args.stage == "vae":
+    if args.stage == "t2v":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1 and not torch.distributed.is_initialized():  # launched by torchrun
+            backend = "nccl" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "gloo"
+            torch.distributed.init_process_group(backend)
+            if backend == "gloo":
+                args.device = "cpu"
+        cfg = T2VTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(T2VTrainConfig)})
+        train_t2v(cfg, args.out, resume=args.resume, export=args.export, device=args.device,
+                  cache_root=args.cache_root, stop_at=args.stop_at)
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        if args.export and dist_info()[0] == 0 and (args.stop_at is None or args.stop_at >= cfg.steps):
+            print(f"wrote {args.export}.safetensors")
+    elif args.stage == "export-t2v":
+        path = export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32)
+        print(f"wrote {path}")
+    elif args.stage == "vae":
         cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
         model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)
         print(f"scaling factor {float(model.scaling_factor):.4f}; wrote {args.out}/vae.safetensors"
