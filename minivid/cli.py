@@ -3,6 +3,7 @@
     minivid render "a red circle moves left" --out clip.gif     # ShapesWorld ground truth for a prompt
     minivid render "紅色的圓形向左移動，藍色的正方形順時針旋轉" --frames 33 --out two.gif
     minivid cost sora-like-60-frames --width 1152 --depth 28      # tokens and FLOPs of a video DiT
+    minivid generate "a red circle moves left" --out clip.gif     # the trained text-to-video model
 
 Bad input (an unknown word, a circle asked to rotate, a canvas too small) prints
 one clear line and exits with status 2, never a traceback.
@@ -28,6 +29,20 @@ def cost(args) -> str:
     return patching.describe_cost(config, args.width, args.depth, args.steps, attention=args.attention)
 
 
+def generate(args) -> str:
+    from minivid.pipeline import DEFAULT_PATH, TextToVideo  # imported here: loading torch models is slow
+
+    text.parse_prompt(args.prompt)  # a bad prompt fails before any model is loaded
+    pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
+    video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
+                 frames=args.frames, progress=args.progress)[0]
+    path = viz.save_video(video, args.out, fps=args.fps)
+    d = pipe.defaults
+    return (f"wrote {path}: {args.prompt!r} ({video.shape[0]} frames, {args.sampler or d['sampler']} x "
+            f"{args.steps or d['steps']} steps, guidance {args.guidance if args.guidance is not None else d['guidance']}, "
+            f"seed {args.seed})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minivid", description="build a mini Sora, from scratch")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="denoising steps per video")
     p.add_argument("--attention", choices=("full", "factorised"), default="full")
     p.set_defaults(run=cost)
+
+    p = sub.add_parser("generate", help="generate a clip from a prompt with the trained text-to-video model")
+    p.add_argument("prompt", help='e.g. "a red circle moves left" or "紅色的圓形向左移動"')
+    p.add_argument("--out", default="clip.gif", help="output file, .gif (or .mp4 with ffmpeg)")
+    p.add_argument("--model", default=None, help="checkpoint (default: data/t2v/shapes)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's, 20)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=0, help="the starting noise")
+    p.add_argument("--sampler", choices=("euler", "heun", "ddim", "ddpm"), default=None,
+                   help="default: the checkpoint's (euler); ddim = euler for a flow model; ddpm needs an eps model")
+    p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES, help="1 + a multiple of 4")
+    p.add_argument("--fps", type=float, default=8)
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar over the steps")
+    p.set_defaults(run=generate)
     return parser
 
 
