@@ -11,15 +11,6 @@ from minivid.vae import VAE_PRESETS, VideoVAE
 from minivid.world import ShapesWorld
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core CPU: one thread avoids OpenMP oversubscription stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_config(**kw):
     defaults = dict(preset="tiny", steps=6, batch_size=2, warmup_steps=2, val_clips=4, val_every=100, bf16=False,
                     checkpoint_every=2, scale_clips=4)
