@@ -2,7 +2,7 @@
 
     python -m minivid.train vae --preset shapes --steps 6000 --out runs/vae --export data/vae/shapes
     python -m minivid.train cache-latents --vae data/vae/shapes --n 20000 --out runs/latents/train
-    python -m minivid.train t2v --steps 3000 --threads 1 --out runs/t2v/main --export data/t2v/shapes
+    python -m minivid.train t2v --threads 1 --out runs/t2v/main --export data/t2v/shapes
     torchrun --nproc_per_node 2 -m minivid.train t2v ...      # data parallel (gloo on CPU, nccl on GPU)
 
 Every stage follows the same rules:

@@ -1,0 +1,203 @@
+"""Text-to-video benchmark: prompt adherence of the shipped model, steps vs quality, training throughput.
+
+    python benchmarks/t2v_benchmark.py                       # -> benchmarks/results/t2v.json + a table
+    python benchmarks/t2v_benchmark.py --quick               # fewer seen prompts (a smoke run)
+
+1. Adherence (`minivid.evaluate.prompt_adherence`) of videos generated from the
+   eval set's canonical captions (data/eval_set.json; 20 Euler steps, the
+   checkpoint's default guidance, seed 0): seen single-object, held-out
+   single-object (combinations never in training), the same single-object prompts
+   in Chinese (traditional), and two-object prompts; overall and per attribute,
+   next to the probe's ceiling on real rendered clips of the same scenes.
+2. Steps vs quality on the held-out prompts: Euler and Heun at 4, 8, 16, 32, 50
+   steps, with seconds per clip (sampling + VAE decode, this machine, batch 48).
+3. Training throughput of the DiT preset (fwd + bwd + AdamW at the training batch):
+   tokens/s and achieved FLOP/s (`patching.dit_flops` x 3 for forward + backward)
+   as a fraction of this machine's fp32 matmul peak, measured here with a big
+   torch.matmul at the same thread count; plus the real run's average from its log.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from minivid import patching, world
+from minivid.diffusion import flow_matching_loss
+from minivid.evaluate import prompt_adherence
+from minivid.pipeline import DEFAULT_PATH, TextToVideo
+from minivid.text import encode_batch
+from minivid.train import build_dit
+
+ROOT = Path(__file__).resolve().parents[1]
+ATTRS = ("overall", "colour", "shape", "motion", "consistency")
+
+
+def generate(pipe, prompts, batch=48, **kw) -> tuple[torch.Tensor, float]:
+    t0 = time.perf_counter()
+    videos = torch.cat([pipe(prompts[i:i + batch], seed=0, **kw) for i in range(0, len(prompts), batch)])
+    return videos, time.perf_counter() - t0
+
+
+def scores(videos, prompts) -> dict:
+    s = prompt_adherence(videos, prompts)
+    return {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
+
+
+def adherence_table(pipe, quick: bool, steps: int) -> dict:
+    evalset = world.load_eval_set(ROOT / "data/eval_set.json")
+    seen = [s for g, s in evalset if g == "seen"]
+    held = [s for g, s in evalset if g == "heldout"]
+    two = [s for g, s in evalset if g == "two_object"]
+    if quick:
+        seen, two = seen[:48], two[:48]
+    rows = {"seen": (seen, "en"), "heldout": (held, "en"), "seen_zh": (seen, "zh"), "heldout_zh": (held, "zh"),
+            "two_object": (two, "en")}
+    out = {}
+    for name, (scenes, lang) in rows.items():
+        prompts = [world.caption(s, lang) for s in scenes]
+        videos, secs = generate(pipe, prompts, steps=steps)
+        real = world.render_batch(scenes)
+        out[name] = {"model": scores(videos, prompts), "ceiling_real_clips": scores(real, prompts),
+                     "language": lang, "seconds": round(secs, 1), "example_prompt": prompts[0]}
+        print(f"  {name}: {out[name]['model']['overall']:.3f} (ceiling {out[name]['ceiling_real_clips']['overall']:.3f}, "
+              f"{secs:.0f} s)", flush=True)
+    return out
+
+
+def steps_sweep(pipe, step_list) -> dict:
+    held = [world.caption(s, "en") for g, s in world.load_eval_set(ROOT / "data/eval_set.json") if g == "heldout"]
+    out = {}
+    for sampler in ("euler", "heun"):
+        for steps in step_list:
+            videos, secs = generate(pipe, held, steps=steps, sampler=sampler)
+            calls = steps * (2 if sampler == "heun" else 1) - (1 if sampler == "heun" else 0)
+            out[f"{sampler}-{steps}"] = {"sampler": sampler, "steps": steps, "model_calls": calls,
+                                         "heldout": scores(videos, held),
+                                         "seconds_per_clip": round(secs / len(held), 4)}
+            print(f"  {sampler:5s} {steps:3d} steps: {out[f'{sampler}-{steps}']['heldout']['overall']:.3f} "
+                  f"({secs / len(held):.3f} s/clip)", flush=True)
+    return out
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def throughput(pipe, batch: int, iters: int, run_dir: Path) -> dict:
+    cfg = pipe.dit.config
+    z, t, h, w = pipe.latent_shape
+    pt, ph, pw = cfg.patch_size
+    tokens = (t // pt) * (h // ph) * (w // pw)
+    model = build_dit(pipe.meta["train_config"]["preset"], z)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids, mask = encode_batch(["a red circle moves left and a blue square rotates clockwise"] * batch)
+    x = torch.randn(batch, z, t, h, w)
+
+    def step():
+        loss = flow_matching_loss(model, x, ids, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    times = sorted(_timed(step) for _ in range(iters))
+    step_s = times[len(times) // 2]
+    flops = patching.dit_flops(tokens, cfg.width, cfg.depth, int(cfg.mlp_ratio), text_tokens=1 + ids.shape[1]).total
+    achieved = 3 * flops * batch / step_s  # forward + backward (2x forward)
+    peak = matmul_peak()
+    out = {"batch": batch, "tokens_per_clip": tokens, "step_seconds_median": round(step_s, 4),
+           "tokens_per_s": round(batch * tokens / step_s, 1), "clips_per_s": round(batch / step_s, 2),
+           "dit_forward_flops_per_clip": flops, "achieved_flop_s": round(achieved), "fp32_matmul_peak_flop_s": round(peak),
+           "fraction_of_peak": round(achieved / peak, 4), "threads": torch.get_num_threads()}
+    log = run_dir / "log.jsonl"
+    if log.exists():
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        if rows:
+            last = rows[-1]
+            out["training_run"] = {"steps": last["step"], "seconds": round(last["seconds"], 1),
+                                   "steps_per_s": round(last["step"] / last["seconds"], 3),
+                                   "tokens_per_s": round(last["step"] * batch * tokens / last["seconds"], 1),
+                                   "note": "the real run, 1 thread, on the shared 2-core machine (other jobs and "
+                                           "the evaluation monitor running beside it)"}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=DEFAULT_PATH)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v.json"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--sweep-steps", default="4,8,16,32,50")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
+    ap.add_argument("--run-dir", default="runs/t2v/main")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    skip = set(filter(None, args.skip.split(",")))
+    pipe = TextToVideo.from_pretrained(args.model, device="cpu")
+    out_path = Path(args.out)
+    result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result.update({"model": str(args.model), "model_meta": {k: pipe.meta.get(k) for k in
+                                                            ("steps_trained", "train_seconds", "sampling")},
+                   "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                               "torch": torch.__version__},
+                   "command": "python benchmarks/t2v_benchmark.py " + " ".join(
+                       f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False, "")
+                       and k not in ("out", "model", "run_dir"))})
+    t0 = time.perf_counter()
+    if "adherence" not in skip:
+        print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}:", flush=True)
+        result["adherence"] = adherence_table(pipe, args.quick, args.steps)
+        result["adherence_settings"] = {"steps": args.steps, "sampler": "euler", "guidance": pipe.defaults["guidance"],
+                                        "seed": 0, "quick": args.quick}
+        out_path.write_text(json.dumps(result, indent=1) + "\n")
+    if "sweep" not in skip:
+        print("steps vs quality (48 held-out prompts):", flush=True)
+        result["steps_vs_quality"] = steps_sweep(pipe, [int(s) for s in args.sweep_steps.split(",")])
+        out_path.write_text(json.dumps(result, indent=1) + "\n")
+    if "throughput" not in skip:
+        batch = int(pipe.meta["train_config"]["batch_size"])
+        torch.set_num_threads(1)  # what the training run used
+        result["throughput"] = throughput(pipe, batch, 8, ROOT / args.run_dir)
+        torch.set_num_threads(args.threads)
+        out_path.write_text(json.dumps(result, indent=1) + "\n")
+    result["benchmark_seconds"] = round(time.perf_counter() - t0, 1)
+    out_path.write_text(json.dumps(result, indent=1) + "\n")
+    print_table(result)
+
+
+def print_table(r: dict) -> None:
+    if "adherence" in r:
+        print(f"\n{'group':12s} {'lang':5s} " + " ".join(f"{a:>11s}" for a in ATTRS) + f" {'ceiling':>8s}")
+        for name, row in r["adherence"].items():
+            print(f"{name:12s} {row['language']:5s} " + " ".join(f"{row['model'][a]:11.3f}" for a in ATTRS)
+                  + f" {row['ceiling_real_clips']['overall']:8.3f}")
+    if "steps_vs_quality" in r:
+        print(f"\n{'sampler':8s} {'steps':>5s} {'calls':>5s} {'held-out':>9s} {'s/clip':>7s}")
+        for row in r["steps_vs_quality"].values():
+            print(f"{row['sampler']:8s} {row['steps']:5d} {row['model_calls']:5d} {row['heldout']['overall']:9.3f} "
+                  f"{row['seconds_per_clip']:7.3f}")
+    if "throughput" in r:
+        t = r["throughput"]
+        print(f"\ntraining: {t['tokens_per_s']:.0f} tokens/s ({t['clips_per_s']} clips/s, batch {t['batch']}, "
+              f"{t['threads']} thread), {t['achieved_flop_s'] / 1e9:.2f} GFLOP/s = {100 * t['fraction_of_peak']:.1f}% "
+              f"of the {t['fp32_matmul_peak_flop_s'] / 1e9:.1f} GFLOP/s fp32 matmul peak")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Time to quality: evaluate a training run's EMA snapshots as they appear, in a separate process.
+
+    nohup python benchmarks/t2v_monitor.py --run runs/t2v/main --every 600 > runs/t2v/monitor.log 2>&1 &
+
+Every snapshot `runs/t2v/main/ema-*` that is at least `--every` training seconds
+after the last one evaluated (and the newest one once training has ended) is
+loaded with `TextToVideo` and scored with `evaluate.prompt_adherence` on the 48
+held-out prompts of the eval set (20 Euler steps, the checkpoint's default
+guidance). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
+wall-clock seconds counted from the start of the whole recipe, i.e. the VAE's
+training time + the latent caching time + the DiT's training time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from minivid.checkpoint import CheckpointError, read_meta
+from minivid.evaluate import prompt_adherence
+from minivid.pipeline import TextToVideo
+from minivid.world import caption, load_eval_set
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def heldout_prompts(path=ROOT / "data/eval_set.json") -> list[str]:
+    return [caption(scene, "en") for group, scene in load_eval_set(path) if group == "heldout"]
+
+
+def evaluate_snapshot(path, prompts, steps=20, guidance=None, batch=48) -> dict:
+    pipe = TextToVideo.from_pretrained(path)
+    videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, seed=0)
+                        for i in range(0, len(prompts), batch)])
+    scores = prompt_adherence(videos, prompts)
+    return {k: scores[k] for k in ("overall", "colour", "shape", "motion", "consistency")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="runs/t2v/main")
+    ap.add_argument("--every", type=float, default=600.0, help="training seconds between evaluated snapshots")
+    ap.add_argument("--poll", type=float, default=30.0)
+    ap.add_argument("--cache-seconds", type=float, default=0.0, help="wall-clock of encoding the latent cache")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_time_to_quality.json"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--once", action="store_true", help="evaluate what is there now and exit")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    run, out = Path(args.run), Path(args.out)
+    vae_seconds = float(read_meta(ROOT / "data/vae/shapes", kind="vae")["train"]["train_seconds"])
+    result = json.loads(out.read_text()) if out.exists() else {}
+    result.update({"description": "held-out adherence (48 held-out single-object prompts, 20 Euler steps, seed 0) "
+                                  "of the DiT's EMA weights against wall-clock seconds of the whole recipe",
+                   "vae_train_seconds": vae_seconds, "cache_seconds": args.cache_seconds, "run": str(args.run)})
+    points = {p["step"]: p for p in result.get("points", [])}
+    prompts = heldout_prompts()
+    while True:
+        snaps = sorted(run.glob("ema-*.json"))
+        done = (run / "DONE").exists()
+        last_t = max((p["train_seconds"] for p in points.values()), default=-1e9)
+        for i, snap in enumerate(snaps):
+            try:
+                meta = read_meta(snap, kind="t2v")
+            except CheckpointError:
+                continue
+            step, secs = meta["step"], meta["train_seconds"]
+            newest = i == len(snaps) - 1
+            near = min((abs(secs - p["train_seconds"]) for p in points.values()), default=float("inf"))
+            if step in points or not (near >= args.every or (newest and (done or args.once))):
+                continue  # (`near`: later calls fill gaps between points already measured)
+            t0 = time.perf_counter()
+            scores = evaluate_snapshot(snap, prompts)
+            points[step] = {"step": step, "train_seconds": secs,
+                            "total_seconds": round(vae_seconds + args.cache_seconds + secs, 1),
+                            "heldout": scores, "eval_seconds": round(time.perf_counter() - t0, 1)}
+            last_t = max(last_t, secs)
+            print(json.dumps(points[step]), flush=True)
+            result["points"] = [points[k] for k in sorted(points)]
+            out.write_text(json.dumps(result, indent=1) + "\n")
+        if done or args.once:
+            break
+        time.sleep(args.poll)
+
+
+if __name__ == "__main__":
+    main()

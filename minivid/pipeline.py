@@ -1,0 +1,188 @@
+"""Text to video in one call: prompt -> tokens -> DiT sampling in latent space -> VAE decode.
+
+    from minivid.pipeline import TextToVideo
+    pipe = TextToVideo.from_pretrained()              # data/t2v/shapes + the VAE it names
+    videos = pipe(["a red circle moves left", "紅色的圓形向左移動"], steps=20, seed=0)   # (B, T, 3, H, W) in [0, 1]
+
+What happens, step by step (each a few lines below):
+
+1. Every prompt is checked with `text.parse_prompt` first: an unknown word or an
+   impossible combination raises `text.PromptError` saying what is wrong, before
+   any compute is spent.
+2. Noise: prompt i starts from N(0, I) drawn by its own generator seeded with
+   (seed, i), so a prompt's video depends on the seed and its position only, not
+   on which other prompts share the batch (up to float rounding of batched matmuls).
+3. Sampling: the flow model's velocity is integrated from t = 1 (noise) to 0
+   with Euler or Heun (`minivid.sampling`), under classifier-free guidance
+   (`sampling.classifier_free_guidance`, the unconditional input is the empty
+   prompt the model saw for 10% of training captions).
+4. The VAE named in the checkpoint (whose sha256 must match) decodes the latents.
+
+Samplers. The shipped checkpoint is a flow-matching (velocity) model, so its
+native samplers are "euler" and "heun". "ddim" is accepted and runs Euler: for the
+straight path x_t = (1 - t) x0 + t eps, a deterministic DDIM step
+(x_s = (1 - s) x0_hat + s eps_hat with x0_hat = x_t - t v, eps_hat = x_t + (1 - t) v)
+simplifies to x_s = x_t + (s - t) v, which is exactly an Euler step. "ddpm"
+(ancestral sampling on a discrete noise schedule) needs an epsilon-prediction
+checkpoint and raises a ValueError naming the samplers this one supports; an
+epsilon checkpoint ("parameterisation": "eps") runs "ddim" and "ddpm" natively.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import sampling
+from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta
+from .device import as_device
+from .diffusion import make_alphas_cumprod
+from .dit import DiT, DiTConfig
+from .text import encode_batch, parse_prompt
+from .vae import VideoVAE
+
+DEFAULT_PATH = "data/t2v/shapes"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FLOW_SAMPLERS = ("euler", "heun", "ddim")  # ddim == euler for a flow model (see the module docstring)
+EPS_SAMPLERS = ("ddim", "ddpm")
+
+
+def resolve_path(path, near=None) -> Path:
+    """A checkpoint path as given, else relative to `near` (a directory), else to the repository root."""
+    path = Path(path)
+    candidates = [path] if path.is_absolute() else [path] + ([Path(near) / path] if near else []) + [REPO_ROOT / path]
+    for candidate in candidates:
+        if candidate.with_name(candidate.name + ".json").exists() or candidate.exists():
+            return candidate
+    return path
+
+
+def noise_for(index: int, seed: int, shape, device) -> torch.Tensor:
+    """The starting noise of prompt `index`: its own CPU generator seeded by (seed, index), so it never depends on the batch."""
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(index))
+    return torch.randn(tuple(shape), generator=g).to(device)
+
+
+class TextToVideo:
+    """A trained DiT + the VAE it was trained on; call it with prompts to get videos."""
+
+    def __init__(self, dit: DiT, vae: VideoVAE, meta: dict, device=None):
+        self.device = as_device(device)
+        self.dit, self.vae, self.meta = dit.to(self.device).eval(), vae.to(self.device).eval(), meta
+        self.parameterisation = meta.get("parameterisation", "flow")
+        self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
+        self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, **meta.get("sampling", {})}
+
+    @classmethod
+    def from_pretrained(cls, path=DEFAULT_PATH, device=None, vae_path=None) -> "TextToVideo":
+        """Load a verified checkpoint (never unpickles code) and the VAE it names, checking that VAE's sha256.
+
+        Raises `CheckpointError` if a file is missing, truncated or corrupt, if the
+        weights do not fit the recorded config, or if the VAE found is not the one
+        the DiT was trained on.
+        """
+        path = resolve_path(path)
+        tensors, meta = load_tensors(path, kind="t2v")
+        try:
+            fields = {f.name for f in dataclasses.fields(DiTConfig)}
+            raw = {k: v for k, v in meta["config"].items() if k in fields}
+            raw["patch_size"] = tuple(raw["patch_size"])
+            config = DiTConfig(**raw)
+            vae_info, parameterisation = meta["vae"], meta.get("parameterisation", "flow")
+            meta["latent_shape"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
+        if parameterisation not in ("flow", "eps"):
+            raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
+        dit = DiT(config)
+        load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
+
+        vae_file = resolve_path(vae_path or vae_info["path"], near=Path(path).parent)
+        try:
+            found = read_meta(vae_file, kind="vae")["sha256"]
+        except CheckpointError as e:
+            raise CheckpointError(f"{path} needs the VAE {vae_info['path']!r}, which could not be read: {e}") from None
+        if found != vae_info["sha256"]:
+            raise CheckpointError(
+                f"{path} was trained on the VAE with sha256 {vae_info['sha256'][:12]}..., but {vae_file} has "
+                f"{found[:12]}...: its latents would mean something else; use the matching VAE")
+        vae = VideoVAE.from_pretrained(vae_file, device=device)  # verifies the file against its own sidecar
+        return cls(dit, vae, meta, device)
+
+    # -- the denoiser -------------------------------------------------------------
+
+    def _check_sampler(self, sampler: str) -> str:
+        supported = FLOW_SAMPLERS if self.parameterisation == "flow" else EPS_SAMPLERS
+        if sampler not in supported:
+            raise ValueError(
+                f"sampler {sampler!r} is not available for this {self.parameterisation!r} checkpoint; "
+                f"it supports {', '.join(supported)}"
+                + (" ('ddim' runs Euler, its exact equivalent for a flow model; 'ddpm' needs an "
+                   "epsilon-prediction checkpoint)" if self.parameterisation == "flow" else ""))
+        return sampler
+
+    def latent_size(self, frames: int) -> tuple[int, int, int, int]:
+        z, _, h, w = self.latent_shape
+        ft = self.vae.cfg.temporal_compression
+        if frames < 1 or (frames - 1) % ft:
+            raise ValueError(f"frames must be 1 + a multiple of {ft} (e.g. 17 or 33), got {frames}")
+        return z, 1 + (frames - 1) // ft, h, w
+
+    @torch.no_grad()
+    def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
+                       progress=False) -> torch.Tensor:
+        """Latents (B, z, t', h', w') for the prompts (validated first)."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts:
+            raise ValueError("give at least one prompt")
+        for p in prompts:
+            parse_prompt(p)  # raises PromptError with a clear message
+        steps = int(self.defaults["steps"] if steps is None else steps)
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        guidance = float(self.defaults["guidance"] if guidance is None else guidance)
+        shift = float(self.defaults["shift"] if shift is None else shift)
+        sampler = self._check_sampler(self.defaults["sampler"] if sampler is None else sampler)
+        shape = self.latent_size(frames)
+        b, device = len(prompts), self.device
+
+        x = torch.stack([noise_for(i, seed, shape, device) for i in range(b)])
+        ids, mask = (t.to(device) for t in encode_batch(prompts))
+        null_ids, null_mask = (t.to(device) for t in encode_batch([None] * b))
+        bar = tqdm(total=steps, disable=not progress, desc=f"{sampler} x{steps}")
+
+        def callback(*_):
+            bar.update(1)
+
+        if self.parameterisation == "flow":
+            fn = sampling.classifier_free_guidance(self.dit, (ids, mask), (null_ids, null_mask), guidance)
+            ts = sampling.flow_timesteps(steps, shift=shift, device=device)
+            run = sampling.heun_sample if sampler == "heun" else sampling.euler_sample
+            out = run(fn, x, ts, callback=callback)
+        else:
+            num_train = int(self.meta.get("num_train_steps", 1000))
+            abar = make_alphas_cumprod(num_train, self.meta.get("schedule", "cosine")).to(device)
+            eps_model = sampling.ddpm_model_fn(self.dit, num_train)
+            fn = sampling.classifier_free_guidance(eps_model, (ids, mask), (null_ids, null_mask), guidance)
+            ks = sampling.ddpm_timesteps(num_train, steps, device=device)
+            if sampler == "ddim":
+                out = sampling.ddim_sample(fn, x, abar, ks, callback=callback)
+            else:
+                g = torch.Generator(device=device).manual_seed(int(seed))
+                out = sampling.ddpm_sample(fn, x, abar, ks, generator=g, callback=callback)
+        bar.close()
+        return out
+
+    @torch.no_grad()
+    def __call__(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
+                 progress=False) -> torch.Tensor:
+        """Videos (B, T, 3, H, W), float in [0, 1], for a prompt or a list of prompts (English or Chinese).
+
+        steps / guidance / sampler / shift default to the checkpoint's recommended
+        settings (20 Euler steps; see `self.defaults`). Same seed + prompt + position
+        -> the same video.
+        """
+        latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress)
+        return self.vae.decode_latents(latents).float().cpu()

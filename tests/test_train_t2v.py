@@ -1,0 +1,100 @@
+"""Text-to-video training: determinism, exact resumption, the latent cache, the export."""
+import json
+
+import pytest
+import torch
+
+from minivid.checkpoint import CheckpointError, read_meta
+from minivid.train import (LatentCache, T2VTrainConfig, ensure_latent_cache, export_from_run, main, step_batch,
+                           t2v_cache_path, train_t2v)
+from minivid.world import ShapesWorld
+
+LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
+
+
+def tiny_cache(n: int = 32, shape=LATENT) -> LatentCache:
+    """Random 'latents' with real captions (1 and 2 objects, all languages): training only needs the shapes."""
+    captions = [item["caption"] for item in ShapesWorld(n, "train", 0).__getitems__(list(range(n)))]
+    g = torch.Generator().manual_seed(0)
+    return LatentCache(torch.randn((n, *shape), generator=g), torch.arange(n), captions, {"scaling_factor": 1.0})
+
+
+def tiny_config(**overrides) -> T2VTrainConfig:
+    return T2VTrainConfig(**{"preset": "tiny", "batch_size": 4, "steps": 6, "warmup_steps": 2,
+                             "checkpoint_every": 3, **overrides})
+
+
+def state(model) -> dict:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_continues_exactly(tmp_path):
+    cfg, cache = tiny_config(), tiny_cache()
+    straight = train_t2v(cfg, tmp_path / "a", cache=cache, progress=False, snapshots=False)
+    train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, stop_at=3, snapshots=False)
+    resumed = train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, resume=True, snapshots=False)
+    from safetensors.torch import load_file
+    a, b = load_file(tmp_path / "a/state-00000006.safetensors"), load_file(tmp_path / "b/state-00000006.safetensors")
+    assert a.keys() == b.keys() and any(k.startswith("model.ema.") for k in a) and any(k.startswith("optim.") for k in a)
+    for k in a:
+        if not k.startswith("rng."):
+            assert torch.equal(a[k], b[k]), k  # model, EMA and optimizer state, bit for bit
+    assert all(torch.equal(x, y) for x, y in zip(state(straight).values(), state(resumed).values()))
+    # the EMA really trails the model
+    assert not all(torch.equal(a[k], a["model.ema." + k[len("model.model."):]]) for k in a if k.startswith("model.model."))
+
+
+def test_training_is_seeded_and_learns_something(tmp_path):
+    cache = tiny_cache()
+    one = state(train_t2v(tiny_config(), tmp_path / "a", cache=cache, progress=False, snapshots=False))
+    two = state(train_t2v(tiny_config(), tmp_path / "b", cache=cache, progress=False, snapshots=False))
+    other = state(train_t2v(tiny_config(seed=1), tmp_path / "c", cache=cache, progress=False, snapshots=False))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert not all(torch.equal(one[k], other[k]) for k in one)
+    log = [json.loads(line) for line in (tmp_path / "a/log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 6 and log[-1]["loss"] > 0 and log[-1]["it_s"] > 0
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    cache = tiny_cache()
+    train_t2v(tiny_config(), tmp_path, cache=cache, progress=False, stop_at=3, snapshots=False)
+    with pytest.raises(CheckpointError, match="lr"):
+        train_t2v(tiny_config(lr=1e-3), tmp_path, cache=cache, progress=False, resume=True, snapshots=False)
+
+
+def test_batches_are_a_pure_function_of_seed_and_step():
+    cfg = tiny_config(caption_dropout=0.5, batch_size=64)
+    a, b, c = step_batch(cfg, 7, 1000, LATENT), step_batch(cfg, 7, 1000, LATENT), step_batch(cfg, 8, 1000, LATENT)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["eps"], c["eps"])
+    assert 0 < a["drop"].sum() < 64 and ((a["t"] > 0) & (a["t"] < 1)).all()
+
+
+def test_latent_cache_is_encoded_once_and_reused(tmp_path):
+    cfg = tiny_config(cache_clips=4)
+    cache = ensure_latent_cache(cfg, tmp_path, progress=False)
+    path = t2v_cache_path(cfg, tmp_path)
+    assert path.name.startswith(read_meta("data/vae/shapes")["sha256"][:16])  # named by the VAE it came from
+    assert tuple(cache.latents.shape) == (4, *LATENT) and len(cache.captions) == 4
+    stamp = path.with_name(path.name + ".safetensors").stat().st_mtime_ns
+    again = ensure_latent_cache(cfg, tmp_path, progress=False)
+    assert torch.equal(again.latents, cache.latents)
+    assert path.with_name(path.name + ".safetensors").stat().st_mtime_ns == stamp
+
+
+def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):
+    root, out, export = tmp_path / "latents", tmp_path / "run", tmp_path / "t2v"
+    flags = ["t2v", "--preset", "tiny", "--cache-clips", "4", "--batch-size", "2", "--steps", "2",
+             "--warmup-steps", "1", "--checkpoint-every", "1", "--cache-root", str(root), "--out", str(out)]
+    main(flags + ["--export", str(export)])
+    meta = read_meta(export, kind="t2v")
+    assert meta["parameterisation"] == "flow" and meta["vae"]["sha256"] == read_meta("data/vae/shapes")["sha256"]
+    assert meta["latent_shape"] == list(LATENT) and meta["sampling"]["sampler"] == "euler"
+    assert (out / "ema-00000002.json").exists()
+    export_from_run(out, tmp_path / "again")  # the newest training state's EMA == the final export
+    from minivid.checkpoint import load_tensors
+    a, b = load_tensors(export)[0], load_tensors(tmp_path / "again")[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    from minivid.pipeline import TextToVideo
+    video = TextToVideo.from_pretrained(export)("a red circle moves left", steps=1)
+    assert video.shape == (1, 17, 3, 32, 32)
