@@ -77,7 +77,6 @@ cells = [
     import json
     import time
     from pathlib import Path
-    from urllib.request import urlopen
 
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -202,22 +201,20 @@ cells = [
     """),
     md("""
     Now the shipped model, `data/vae/shapes` (trained with the recipe in `data/vae/README.md`). The weights are not
-    part of the pip package, so the cell looks for the repository checkout and, on Colab, downloads the two small
-    files (1.8 MB) from GitHub. `from_pretrained` checks the file's SHA-256 and the tensor shapes, and never
+    part of the pip package, so the cell looks for the repository checkout and, on Colab, a clone of the
+    repository (weights are never downloaded at run time). `from_pretrained` checks the file's SHA-256 and the tensor shapes, and never
     unpickles anything.
     """),
     code("""
     def find_shipped(name="data/vae/shapes"):
-        \"\"\"The repository's data/vae/shapes (searching upwards from here), else a download from GitHub.\"\"\"
+        \"\"\"The repository's data/vae/shapes, searching upwards from here (weights are never downloaded).\"\"\"
         for folder in (Path.cwd(), *Path.cwd().parents):
             if (folder / f"{name}.json").exists():
                 return folder / name
-        raw = "https://raw.githubusercontent.com/minivid/minivid/main/"
-        Path(name).parent.mkdir(parents=True, exist_ok=True)
-        for suffix in (".json", ".safetensors"):
-            with urlopen(raw + name + suffix, timeout=60) as response:
-                Path(name + suffix).write_bytes(response.read())
-        return Path(name)
+        raise FileNotFoundError(
+            f"{name}.json not found above {Path.cwd()}: run this notebook inside a checkout of the minivid "
+            "repository (on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
+        )
 
 
     VAE_PATH = find_shipped()

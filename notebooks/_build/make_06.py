@@ -40,7 +40,6 @@ cells = [
     import math
     import time
     from pathlib import Path
-    from urllib.request import urlopen
 
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -64,16 +63,14 @@ cells = [
     """),
     code("""
     def find_shipped(name="data/vae/shapes"):
-        \"\"\"The repository's data/vae/shapes (searching upwards from here), else a download from GitHub.\"\"\"
+        \"\"\"The repository's data/vae/shapes, searching upwards from here (weights are never downloaded).\"\"\"
         for folder in (Path.cwd(), *Path.cwd().parents):
             if (folder / f"{name}.json").exists():
                 return folder / name
-        raw = "https://raw.githubusercontent.com/minivid/minivid/main/"
-        Path(name).parent.mkdir(parents=True, exist_ok=True)
-        for suffix in (".json", ".safetensors"):
-            with urlopen(raw + name + suffix, timeout=60) as response:
-                Path(name + suffix).write_bytes(response.read())
-        return Path(name)
+        raise FileNotFoundError(
+            f"{name}.json not found above {Path.cwd()}: run this notebook inside a checkout of the minivid "
+            "repository (on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
+        )
 
 
     vae = VideoVAE.from_pretrained(find_shipped(), device="cpu")
