@@ -130,6 +130,15 @@ def measure_scaling_factor(vae: VideoVAE, clips: torch.Tensor, batch_size: int =
 RESUMABLE_DIFFERENCES = {"val_every", "checkpoint_every"}
 
 
+def check_resumable(state, saved, cfg, allowed: set[str]) -> None:
+    """Refuse to resume a run whose config differs from the saved one, except in `allowed` fields."""
+    changed = [f.name for f in dataclasses.fields(cfg)
+               if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in allowed]
+    if changed:
+        raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
+                              f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+
+
 def train_vae(
     cfg: VAETrainConfig,
     out_dir,
@@ -159,12 +168,7 @@ def train_vae(
     state = latest_training_state(out) if resume else None
     if state is not None:
         meta = load_training_state(state, model, optimizer, generator)
-        saved = VAETrainConfig(**meta["config"])
-        changed = [f.name for f in dataclasses.fields(cfg)
-                   if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in RESUMABLE_DIFFERENCES]
-        if changed:
-            raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
-                                  f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+        check_resumable(state, VAETrainConfig(**meta["config"]), cfg, RESUMABLE_DIFFERENCES)
         start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
         print(f"resuming from {state} at step {start}", file=sys.stderr)
     elif resume:
@@ -456,12 +460,7 @@ def train_t2v(
     state = latest_training_state(out) if resume else None
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)
-        saved = T2VTrainConfig(**meta["config"])
-        changed = [f.name for f in dataclasses.fields(cfg)
-                   if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in T2V_RESUMABLE_DIFFERENCES]
-        if changed:
-            raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
-                                  f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+        check_resumable(state, T2VTrainConfig(**meta["config"]), cfg, T2V_RESUMABLE_DIFFERENCES)
         start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
         if rank == 0:
             print(f"resuming from {state} at step {start}", file=sys.stderr)
