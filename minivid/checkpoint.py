@@ -59,6 +59,19 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
+def find_shipped(name: str = "data/vae/shapes", start: str | os.PathLike | None = None) -> Path:
+    """A checkpoint shipped in the repository's data/, found by searching upwards from `start`
+    (default: the working directory, e.g. notebooks/). Weights are never downloaded."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if checkpoint_paths(folder / name)[1].exists():
+            return folder / name
+    raise FileNotFoundError(
+        f"{name}.json not found above {here}: run this inside a checkout of the minivid repository "
+        "(on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
+    )
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
     path = Path(path)

@@ -88,3 +88,14 @@ def test_cli_trains_and_exports(tmp_path, capsys):
     main(["cache-latents", "--vae", str(tmp_path / "ship" / "tiny"), "--n", "3", "--out", str(tmp_path / "lat"),
           "--device", "cpu"])
     assert len(load_latents(tmp_path / "lat")) == 3
+
+
+def test_find_shipped_searches_upwards_and_names_what_is_missing(tmp_path):
+    from minivid.checkpoint import find_shipped
+
+    (tmp_path / "data" / "vae").mkdir(parents=True)
+    (tmp_path / "data" / "vae" / "shapes.json").write_text("{}")
+    (tmp_path / "notebooks").mkdir()
+    assert find_shipped(start=tmp_path / "notebooks") == tmp_path.resolve() / "data" / "vae" / "shapes"
+    with pytest.raises(FileNotFoundError, match="data/t2v/shapes.json not found above .*git clone"):
+        find_shipped("data/t2v/shapes", start=tmp_path / "notebooks")

@@ -206,16 +206,7 @@ cells = [
     unpickles anything.
     """),
     code("""
-    def find_shipped(name="data/vae/shapes"):
-        \"\"\"The repository's data/vae/shapes, searching upwards from here (weights are never downloaded).\"\"\"
-        for folder in (Path.cwd(), *Path.cwd().parents):
-            if (folder / f"{name}.json").exists():
-                return folder / name
-        raise FileNotFoundError(
-            f"{name}.json not found above {Path.cwd()}: run this notebook inside a checkout of the minivid "
-            "repository (on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
-        )
-
+    from minivid.checkpoint import find_shipped
 
     VAE_PATH = find_shipped()
     model = VideoVAE.from_pretrained(VAE_PATH, device="cpu")

@@ -350,19 +350,10 @@ cells = [
 
     Everything above works on any tensor with the batch first, so the same `add_noise` noises a latent video
     `b c t h w` from the VAE of lesson 03. Decoding the noisy latent shows what the model will see at each t. (The
-    shipped VAE is found in the repository, or downloaded on Colab.)
+    shipped VAE is found in the repository checkout; weights are never downloaded.)
     """),
     code("""
-    def find_shipped(name="data/vae/shapes"):
-        \"\"\"The repository's data/vae/shapes, searching upwards from here (weights are never downloaded).\"\"\"
-        for folder in (Path.cwd(), *Path.cwd().parents):
-            if (folder / f"{name}.json").exists():
-                return folder / name
-        raise FileNotFoundError(
-            f"{name}.json not found above {Path.cwd()}: run this notebook inside a checkout of the minivid "
-            "repository (on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
-        )
-
+    from minivid.checkpoint import find_shipped
 
     vae = VideoVAE.from_pretrained(find_shipped(), device="cpu")
     scene = world.SceneSpec((

@@ -62,16 +62,7 @@ cells = [
     `latent_channels=4`; the shipped VAE has 8, so we override it, and the vocabulary size comes from the tokenizer.)
     """),
     code("""
-    def find_shipped(name="data/vae/shapes"):
-        \"\"\"The repository's data/vae/shapes, searching upwards from here (weights are never downloaded).\"\"\"
-        for folder in (Path.cwd(), *Path.cwd().parents):
-            if (folder / f"{name}.json").exists():
-                return folder / name
-        raise FileNotFoundError(
-            f"{name}.json not found above {Path.cwd()}: run this notebook inside a checkout of the minivid "
-            "repository (on Colab: !git clone https://github.com/minivid/minivid && %cd minivid/notebooks)"
-        )
-
+    from minivid.checkpoint import find_shipped
 
     vae = VideoVAE.from_pretrained(find_shipped(), device="cpu")
     scenes = [world.sample_scene(np.random.default_rng(i), num_objects=1) for i in range(2)]
