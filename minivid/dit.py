@@ -88,8 +88,8 @@ DIT_PRESETS: dict[str, DiTConfig] = {
         latent_channels=4, patch_size=(1, 2, 2), width=32, depth=2, heads=2, mlp_ratio=2.0,
         text_vocab_size=64, text_width=32, text_depth=1, text_heads=2, max_text_len=16,
     ),
-    "shapes": DiTConfig(
-        latent_channels=4, patch_size=(1, 2, 2), width=128, depth=8, heads=4, mlp_ratio=4.0,
+    "shapes": DiTConfig(  # the shipped model: 8 latent channels, as the shipped VAE makes
+        latent_channels=8, patch_size=(1, 2, 2), width=128, depth=8, heads=4, mlp_ratio=4.0,
         text_vocab_size=512, text_width=128, text_depth=2, text_heads=4, max_text_len=64,
     ),
 }

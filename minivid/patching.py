@@ -229,13 +229,13 @@ PRESETS: dict[str, VideoTokenConfig] = {
         frames=60, height=512, width=512, vae_temporal_factor=1, vae_spatial_factor=8,
         latent_channels=4, patch_size=(1, 2, 2),
     ),
-    "shapesworld": VideoTokenConfig(
+    "shapesworld": VideoTokenConfig(  # the shipped VAE: 8 latent channels
         frames=17, height=32, width=32, vae_temporal_factor=4, vae_spatial_factor=4,
-        latent_channels=4, patch_size=(1, 2, 2), causal=True,
+        latent_channels=8, patch_size=(1, 2, 2), causal=True,
     ),
     "shapesworld-fine": VideoTokenConfig(
         frames=17, height=32, width=32, vae_temporal_factor=4, vae_spatial_factor=4,
-        latent_channels=4, patch_size=(1, 1, 1), causal=True,
+        latent_channels=8, patch_size=(1, 1, 1), causal=True,
     ),
 }
 

@@ -76,6 +76,8 @@ class VAETrainConfig:
     val_every: int = 250  # steps between validation PSNR measurements
     checkpoint_every: int = 250  # steps between training-state checkpoints
     scale_clips: int = 512  # clips used to measure the latent scaling factor at the end
+    init_from: str = ""  # start from this VAE checkpoint (e.g. data/vae/shapes) instead of random weights
+    freeze_encoder: bool = False  # train the decoder only: latents, the scaling factor and any DiT trained on them stay valid
 
 
 VAL_SEED = 1_000_003  # validation and scaling-factor clips come from seeds no training run uses
@@ -161,7 +163,16 @@ def train_vae(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    if cfg.init_from:  # fine-tuning: start from a trained VAE of the same architecture
+        start_from = VideoVAE.from_pretrained(cfg.init_from)
+        if start_from.cfg != model.cfg:
+            raise ValueError(f"--init-from {cfg.init_from} is not a {cfg.preset!r} VAE: {start_from.cfg}")
+        model.load_state_dict(start_from.state_dict())
+    elif cfg.freeze_encoder:
+        raise ValueError("--freeze-encoder needs --init-from: a random encoder would stay random")
+    model.encoder.requires_grad_(not cfg.freeze_encoder)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)  # posterior noise
     start, elapsed, history = 0, 0.0, []
 
@@ -209,7 +220,7 @@ def train_vae(
         loss = cfg.mse_weight * mse + cfg.l1_weight * l1 + cfg.kl_weight * kl
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         optimizer.step()
 
         done = step + 1
@@ -231,8 +242,9 @@ def train_vae(
     if end < cfg.steps:  # stopped early on purpose: the training state is all there is
         return model
     model.eval()
-    scale_clips = clip_batch(ShapesWorld(cfg.scale_clips, "train", VAL_SEED + 1), 0, cfg.scale_clips)
-    model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
+    if not cfg.freeze_encoder:  # a frozen encoder keeps the scaling factor it came with, so latents stay identical
+        scale_clips = clip_batch(ShapesWorld(cfg.scale_clips, "train", VAL_SEED + 1), 0, cfg.scale_clips)
+        model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
     train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
                   "val_psnr_history": history, "config": asdict(cfg)}
     model.save_pretrained(out / "vae", train=train_info)  # full precision, in the run directory

@@ -276,7 +276,9 @@ def video_html(
     for frames, cap in zip(clips, caps):
         _, h, w, _ = frames.shape
         s = _check_scale(scale, h, w)
-        gif = _gif_bytes(_upscale(frames, s), fps, loop)
+        # Embedded at its own resolution and enlarged by the browser (width/height + pixelated
+        # rendering): the same picture as an upscaled GIF at 1/s^2 of the bytes, so notebooks stay small.
+        gif = _gif_bytes(frames, fps, loop)
         src = "data:image/gif;base64," + base64.b64encode(gif).decode("ascii")
         alt = html.escape(cap, quote=True) if cap else f"clip, {len(frames)} frames"
         img = (

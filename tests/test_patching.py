@@ -142,7 +142,11 @@ def test_shapesworld_presets_use_a_causal_vae():
     assert config.latent_size == (1 + (17 - 1) // 4, 8, 8) == (5, 8, 8)
     assert config.grid == (5, 4, 4)
     assert config.num_tokens == 80
-    assert config.token_dim == 4 * 1 * 2 * 2
+    from minivid.vae import VAE_PRESETS
+
+    channels = VAE_PRESETS["shapes"].latent_channels  # the VAE that makes the shipped model's latents
+    assert config.latent_channels == PRESETS["shapesworld-fine"].latent_channels == channels == 8
+    assert config.token_dim == channels * 1 * 2 * 2
     assert PRESETS["shapesworld-fine"].num_tokens == 5 * 8 * 8
 
 

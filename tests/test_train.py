@@ -47,6 +47,24 @@ def test_resume_skips_a_half_written_state_and_refuses_other_configs(tmp_path):
         train_vae(tiny_config(steps=4, lr=1e-4), tmp_path, resume=True, device="cpu", progress=False)
 
 
+def test_decoder_fine_tune_keeps_encoder_and_latents(tmp_path):
+    base = train_vae(tiny_config(), tmp_path / "base", export=tmp_path / "base-vae", device="cpu", progress=False,
+                     export_dtype=None)
+    tuned = train_vae(tiny_config(init_from=str(tmp_path / "base-vae"), freeze_encoder=True, lr=1e-2),
+                      tmp_path / "tuned", device="cpu", progress=False)
+    for (name, a), b in zip(base.encoder.state_dict().items(), tuned.encoder.state_dict().values()):
+        assert torch.equal(a, b), f"encoder weight {name} changed"
+    assert float(tuned.scaling_factor) == float(base.scaling_factor)  # same latents for any DiT trained on them
+    clips = clip_batch(ShapesWorld(2, "train", 5), 0, 2)
+    assert torch.equal(base.encode_clips(clips), tuned.encode_clips(clips))
+    assert any(not torch.equal(a, b) for a, b in zip(base.decoder.parameters(), tuned.decoder.parameters()))
+    with pytest.raises(ValueError, match="needs --init-from"):
+        train_vae(tiny_config(freeze_encoder=True), tmp_path / "bad", device="cpu", progress=False)
+    with pytest.raises(ValueError, match="is not a 'shapes' VAE"):
+        train_vae(tiny_config(preset="shapes", init_from=str(tmp_path / "base-vae")), tmp_path / "bad2",
+                  device="cpu", progress=False)
+
+
 def test_batches_are_a_pure_function_of_seed_and_step():
     a = ShapesWorld(10**12, seed=5)
     b = ShapesWorld(10**6, seed=5)

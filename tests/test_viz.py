@@ -160,7 +160,10 @@ def test_html_grid_has_one_img_per_clip_and_escaped_captions():
     assert "image-rendering: pixelated" in page
     assert page.count('width="128" height="128"') == 3
     data = re.search(r'src="data:image/gif;base64,([^"]+)"', page).group(1)
-    assert base64.b64decode(data)[:6] == b"GIF89a"
+    gif = base64.b64decode(data)
+    assert gif[:6] == b"GIF89a"
+    # embedded at the clip's own 32 x 32 (the browser enlarges it, pixelated): a small notebook
+    assert int.from_bytes(gif[6:8], "little") == 32 and int.from_bytes(gif[8:10], "little") == 32
 
 
 def test_html_single_clip_and_list_of_clips():

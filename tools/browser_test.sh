@@ -13,7 +13,7 @@
 # Then it runs the test with MINIVID_REQUIRE_BROWSER=1, so a missing piece FAILS instead of
 # skipping, and prints where the screenshot went.
 #
-# Settings (environment): MINIVID_BROWSER_NOTEBOOK (default notebooks/01_shapesworld.ipynb),
+# Settings (environment): MINIVID_BROWSER_NOTEBOOK (default notebooks/00_welcome.ipynb),
 # MINIVID_BROWSER_DROPDOWN (default colour), MINIVID_CHROMIUM (default /usr/bin/chromium),
 # MINIVID_ARTIFACTS (default tests/browser/artifacts), MINIVID_BROWSER_TIMEOUT (default 300 s).
 set -euo pipefail

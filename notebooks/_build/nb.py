@@ -10,16 +10,19 @@ COLAB = "https://colab.research.google.com/github/minivid/minivid/blob/main/note
 BADGE = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB})"
 
 SETUP = '''\
-# Setup. On Colab this installs minivid (Colab already ships torch and numpy: we never re-pin them).
+# Setup. On Colab: clone the course (the shipped checkpoints live in its data/ folder) and install
+# minivid from it; Colab already ships torch and numpy, and we never re-pin them.
 # Locally, `pip install -e ".[dev]"` from the repository root has done it already.
+import os
 import subprocess
 import sys
 
+if "google.colab" in sys.modules and not os.path.exists("/content/minivid"):
+    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/minivid/minivid", "/content/minivid"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/minivid"], check=True)
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "minivid @ git+https://github.com/minivid/minivid"],
-        check=True,
-    )
+    sys.path.insert(0, "/content/minivid")  # this running kernel sees the editable install at once
+    os.chdir("/content/minivid/notebooks")  # lessons find data/ above the working directory
 
 import numpy as np
 import torch

@@ -18,7 +18,7 @@ What it does (see docs/browser-test.md):
 Settings, all optional environment variables:
 
 - ``MINIVID_BROWSER_NOTEBOOK``: the lesson, relative to the repository root (default
-  ``notebooks/01_shapesworld.ipynb``);
+  ``notebooks/00_welcome.ipynb``);
 - ``MINIVID_BROWSER_DROPDOWN``: the description (label) of the drop-down to change
   (default ``colour``); its new value must appear in the widget's output;
 - ``MINIVID_CHROMIUM``: the Chromium binary (default ``/usr/bin/chromium``);
@@ -50,7 +50,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOK = Path(os.environ.get("MINIVID_BROWSER_NOTEBOOK", "notebooks/01_shapesworld.ipynb"))
+NOTEBOOK = Path(os.environ.get("MINIVID_BROWSER_NOTEBOOK", "notebooks/00_welcome.ipynb"))
 DROPDOWN = os.environ.get("MINIVID_BROWSER_DROPDOWN", "colour")
 CHROMIUM = os.environ.get("MINIVID_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("MINIVID_ARTIFACTS") or Path(__file__).parent / "artifacts").resolve()
