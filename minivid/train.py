@@ -84,7 +84,7 @@ VAL_SEED = 1_000_003  # validation and scaling-factor clips come from seeds no t
 DATA_LENGTH = 10**12  # the training stream is effectively endless: clip i depends only on (seed, i)
 
 
-def lr_at(cfg: VAETrainConfig, step: int) -> float:
+def lr_at(cfg: "VAETrainConfig | T2VTrainConfig", step: int) -> float:
     """Linear warm-up then cosine decay: a pure function of the step, so resuming needs no scheduler state."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -247,6 +247,9 @@ def train_vae(
         model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
     train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
                   "val_psnr_history": history, "config": asdict(cfg)}
+    if cfg.init_from:  # a fine-tune: keep the story of the weights it started from (their sha256 and training)
+        base = read_meta(cfg.init_from, kind="vae")
+        train_info["init_from"] = {"path": cfg.init_from, "sha256": base["sha256"], "train": base.get("train", {})}
     model.save_pretrained(out / "vae", train=train_info)  # full precision, in the run directory
     if export:
         model.save_pretrained(export, dtype=export_dtype, train=train_info)  # the shipped file: fp16 halves it
