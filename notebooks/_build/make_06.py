@@ -58,8 +58,9 @@ cells = [
 
     `DiT` is one function, f(x_t, t, text_ids, text_mask) → a tensor shaped like x_t. It knows nothing about noise
     schedules: what its output *means* (here, the flow-matching velocity ε − x₀) is decided by the loss of lesson 04.
-    We build one for the latents of the shipped VAE: 8 channels, 5 × 8 × 8 per clip. (The `"shapes"` preset says
-    `latent_channels=4`; the shipped VAE has 8, so we override it, and the vocabulary size comes from the tokenizer.)
+    We build one for the latents of the shipped VAE: 8 channels, 5 × 8 × 8 per clip. (The `"shapes"` preset already
+    says `latent_channels=8`; passing the VAE's channel count and the tokenizer's vocabulary size explicitly is how
+    `minivid.train` builds it, so a different VAE or vocabulary cannot silently mismatch.)
     """),
     code("""
     from minivid.checkpoint import find_shipped
