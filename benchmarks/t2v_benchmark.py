@@ -9,8 +9,11 @@
    single-object (combinations never in training), the same single-object prompts
    in Chinese (traditional), and two-object prompts; overall and per attribute,
    next to the probe's ceiling on real rendered clips of the same scenes.
-2. Steps vs quality on the held-out prompts: Euler and Heun at 4, 8, 16, 32, 50
-   steps, with seconds per clip (sampling + VAE decode, this machine, batch 48).
+2. Steps vs quality on 160 English prompts (the 48 held-out + 112 seen): Euler and
+   Heun at 4, 8, 16, 32, 50 steps, each with uniform steps in t (shift 1) and with
+   SD3's time shift 3 (more steps at high noise), with seconds per clip (sampling +
+   VAE decode, this machine, batch 48). Parts can run as parallel processes and
+   merge into the same file, e.g. `--skip adherence,throughput --samplers heun`.
 3. Training throughput of the DiT preset (fwd + bwd + AdamW at the training batch):
    tokens/s and achieved FLOP/s (`patching.dit_flops` x 3 for forward + backward)
    as a fraction of this machine's fp32 matmul peak, measured here with a big
@@ -69,18 +72,34 @@ def adherence_table(pipe, quick: bool, steps: int) -> dict:
     return out
 
 
-def steps_sweep(pipe, step_list) -> dict:
-    held = [world.caption(s, "en") for g, s in world.load_eval_set(ROOT / "data/eval_set.json") if g == "heldout"]
+SWEEP_SEEN = 112  # seen prompts added to the 48 held-out ones: 160 prompts, ~3.5-point standard error at 50%
+
+
+def sweep_prompts() -> dict[str, list[str]]:
+    evalset = world.load_eval_set(ROOT / "data/eval_set.json")
+    return {"heldout": [world.caption(s, "en") for g, s in evalset if g == "heldout"],
+            "seen": [world.caption(s, "en") for g, s in evalset if g == "seen"][:SWEEP_SEEN]}
+
+
+def steps_sweep(pipe, step_list, samplers=("euler", "heun"), shifts=(1.0, 3.0)) -> dict:
+    """Adherence and seconds per clip for each sampler x time shift x number of steps, on 160 prompts."""
+    groups = sweep_prompts()
+    prompts = groups["heldout"] + groups["seen"]
     out = {}
-    for sampler in ("euler", "heun"):
-        for steps in step_list:
-            videos, secs = generate(pipe, held, steps=steps, sampler=sampler)
-            calls = steps * (2 if sampler == "heun" else 1) - (1 if sampler == "heun" else 0)
-            out[f"{sampler}-{steps}"] = {"sampler": sampler, "steps": steps, "model_calls": calls,
-                                         "heldout": scores(videos, held),
-                                         "seconds_per_clip": round(secs / len(held), 4)}
-            print(f"  {sampler:5s} {steps:3d} steps: {out[f'{sampler}-{steps}']['heldout']['overall']:.3f} "
-                  f"({secs / len(held):.3f} s/clip)", flush=True)
+    for sampler in samplers:
+        for shift in shifts:
+            for steps in step_list:
+                videos, secs = generate(pipe, prompts, steps=steps, sampler=sampler, shift=shift)
+                calls = steps * (2 if sampler == "heun" else 1) - (1 if sampler == "heun" else 0)
+                held = len(groups["heldout"])
+                key = f"{sampler}-{steps}-shift{shift:g}"
+                out[key] = {"sampler": sampler, "steps": steps, "shift": shift, "model_calls": calls,
+                            "heldout_and_seen": scores(videos, prompts),
+                            "heldout": scores(videos[:held], prompts[:held]),
+                            "seen": scores(videos[held:], prompts[held:]),
+                            "seconds_per_clip": round(secs / len(prompts), 4)}
+                print(f"  {sampler:5s} shift {shift:g} {steps:3d} steps: "
+                      f"{out[key]['heldout_and_seen']['overall']:.3f} ({secs / len(prompts):.3f} s/clip)", flush=True)
     return out
 
 
@@ -145,13 +164,15 @@ def main() -> None:
     ap.add_argument("--sweep-steps", default="4,8,16,32,50")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
-    ap.add_argument("--run-dir", default="runs/t2v/main")
+    ap.add_argument("--run-dir", default="runs/t2v/long")
+    ap.add_argument("--samplers", default="euler,heun", help="samplers of the steps sweep")
+    ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
     out_path = Path(args.out)
-    result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result = {}
     result.update({"model": str(args.model), "model_meta": {k: pipe.meta.get(k) for k in
                                                             ("steps_trained", "train_seconds", "sampling")},
                    "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
@@ -159,25 +180,40 @@ def main() -> None:
                    "command": "python benchmarks/t2v_benchmark.py " + " ".join(
                        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False, "")
                        and k not in ("out", "model", "run_dir"))})
-    t0 = time.perf_counter()
+    def save(*keys: str) -> None:
+        """Write `keys` of this run into the file, keeping what parallel parts wrote there meanwhile."""
+        on_disk = json.loads(out_path.read_text()) if out_path.exists() else {}
+        if on_disk.get("model_meta") not in (None, result["model_meta"]):
+            on_disk = {}  # results of another model: start afresh
+        for key in keys:
+            if key == "steps_vs_quality":  # rows merge: each part adds its samplers
+                old_rows = {k: v for k, v in on_disk.get(key, {}).items() if "heldout_and_seen" in v}
+                on_disk[key] = old_rows | result[key]
+            else:
+                on_disk[key] = result[key]
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(on_disk, indent=1) + "\n")
+        result.update(on_disk)
+
+    save("model", "model_meta", "machine", "command")
     if "adherence" not in skip:
-        print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}:", flush=True)
+        print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}, "
+              f"shift {pipe.defaults['shift']}:", flush=True)
         result["adherence"] = adherence_table(pipe, args.quick, args.steps)
         result["adherence_settings"] = {"steps": args.steps, "sampler": "euler", "guidance": pipe.defaults["guidance"],
-                                        "seed": 0, "quick": args.quick}
-        out_path.write_text(json.dumps(result, indent=1) + "\n")
+                                        "shift": pipe.defaults["shift"], "seed": 0, "quick": args.quick}
+        save("adherence", "adherence_settings")
     if "sweep" not in skip:
-        print("steps vs quality (48 held-out prompts):", flush=True)
-        result["steps_vs_quality"] = steps_sweep(pipe, [int(s) for s in args.sweep_steps.split(",")])
-        out_path.write_text(json.dumps(result, indent=1) + "\n")
+        print("steps vs quality (48 held-out + 112 seen prompts):", flush=True)
+        result["steps_vs_quality"] = steps_sweep(pipe, [int(s) for s in args.sweep_steps.split(",")],
+                                                 args.samplers.split(","), [float(x) for x in args.shifts.split(",")])
+        save("steps_vs_quality")
     if "throughput" not in skip:
         batch = int(pipe.meta["train_config"]["batch_size"])
         torch.set_num_threads(1)  # what the training run used
         result["throughput"] = throughput(pipe, batch, 8, ROOT / args.run_dir)
         torch.set_num_threads(args.threads)
-        out_path.write_text(json.dumps(result, indent=1) + "\n")
-    result["benchmark_seconds"] = round(time.perf_counter() - t0, 1)
-    out_path.write_text(json.dumps(result, indent=1) + "\n")
+        save("throughput")
     print_table(result)
 
 
@@ -188,10 +224,10 @@ def print_table(r: dict) -> None:
             print(f"{name:12s} {row['language']:5s} " + " ".join(f"{row['model'][a]:11.3f}" for a in ATTRS)
                   + f" {row['ceiling_real_clips']['overall']:8.3f}")
     if "steps_vs_quality" in r:
-        print(f"\n{'sampler':8s} {'steps':>5s} {'calls':>5s} {'held-out':>9s} {'s/clip':>7s}")
-        for row in r["steps_vs_quality"].values():
-            print(f"{row['sampler']:8s} {row['steps']:5d} {row['model_calls']:5d} {row['heldout']['overall']:9.3f} "
-                  f"{row['seconds_per_clip']:7.3f}")
+        print(f"\n{'sampler':8s} {'shift':>5s} {'steps':>5s} {'calls':>5s} {'160 prompts':>11s} {'held-out':>9s} {'s/clip':>7s}")
+        for row in sorted(r["steps_vs_quality"].values(), key=lambda w: (w["sampler"], w["shift"], w["steps"])):
+            print(f"{row['sampler']:8s} {row['shift']:5g} {row['steps']:5d} {row['model_calls']:5d} "
+                  f"{row['heldout_and_seen']['overall']:11.3f} {row['heldout']['overall']:9.3f} {row['seconds_per_clip']:7.3f}")
     if "throughput" in r:
         t = r["throughput"]
         print(f"\ntraining: {t['tokens_per_s']:.0f} tokens/s ({t['clips_per_s']} clips/s, batch {t['batch']}, "

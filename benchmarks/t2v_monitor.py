@@ -7,7 +7,7 @@ Every snapshot `runs/t2v/main/ema-*` that is at least `--every` training seconds
 after the last one evaluated (and the newest one once training has ended) is
 loaded with `TextToVideo` and scored with `evaluate.prompt_adherence` on the 48
 held-out prompts of the eval set (20 Euler steps, the checkpoint's default
-guidance). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
+guidance, `--shift`, default the recommended 3). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
 wall-clock seconds counted from the start of the whole recipe, i.e. the VAE's
 training time + the latent caching time + the DiT's training time.
 """
@@ -23,6 +23,7 @@ import torch
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import TextToVideo
+from minivid.train import T2V_DEFAULT_SAMPLING
 from minivid.world import caption, load_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,9 @@ def heldout_prompts(path=ROOT / "data/eval_set.json") -> list[str]:
     return [caption(scene, "en") for group, scene in load_eval_set(path) if group == "heldout"]
 
 
-def evaluate_snapshot(path, prompts, steps=20, guidance=None, batch=48, vae_path=None) -> dict:
+def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None) -> dict:
     pipe = TextToVideo.from_pretrained(path, vae_path=vae_path)
-    videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, seed=0)
+    videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, shift=shift, seed=0)
                         for i in range(0, len(prompts), batch)])
     scores = prompt_adherence(videos, prompts)
     return {k: scores[k] for k in ("overall", "colour", "shape", "motion", "consistency")}
@@ -49,6 +50,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_time_to_quality.json"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--once", action="store_true", help="evaluate what is there now and exit")
+    ap.add_argument("--shift", type=float, default=T2V_DEFAULT_SAMPLING["shift"],
+                    help="sampling time shift (default: what exported checkpoints recommend)")
     ap.add_argument("--earlier-vae", default=None,
                     help="a VAE checkpoint for snapshots written before data/vae/shapes was replaced by a decoder "
                          "fine-tune (same encoder, same latents): used when its sha256 is the one a snapshot records")
@@ -66,12 +69,12 @@ def main() -> None:
         earlier = result.pop("earlier_runs", [])
         result = {"earlier_runs": earlier + [{k: result[k] for k in ("run", "points", "vae_train_seconds",
                                                                       "cache_seconds") if k in result}]}
-    result.update({"description": "held-out adherence (48 held-out single-object prompts, 20 Euler steps, seed 0) "
+    result.update({"description": "held-out adherence (48 held-out single-object prompts, 20 Euler steps, seed 0, time shift `shift`) "
                                   "of the DiT's EMA weights against wall-clock seconds of the whole recipe: "
                                   "total_seconds = VAE stage 1 + latent caching + DiT training (the decoder "
                                   "fine-tune runs beside the DiT); total_seconds_sequential adds the fine-tune",
                    "vae_train_seconds": vae_seconds, "vae_decoder_finetune_seconds": decoder_ft_seconds,
-                   "cache_seconds": args.cache_seconds, "run": str(args.run)})
+                   "cache_seconds": args.cache_seconds, "run": str(args.run), "shift": args.shift})
     points = {p["step"]: p for p in result.get("points", [])}
     prompts = heldout_prompts()
     while True:
@@ -92,7 +95,7 @@ def main() -> None:
             vae_path, decoder = None, "data/vae/shapes"
             if args.earlier_vae and meta["vae"]["sha256"] == read_meta(args.earlier_vae, kind="vae")["sha256"]:
                 vae_path = decoder = args.earlier_vae
-            scores = evaluate_snapshot(snap, prompts, vae_path=vae_path)
+            scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path)
             points[step] = {"step": step, "train_seconds": secs,
                             "total_seconds": round(vae_seconds + args.cache_seconds + secs, 1),
                             "total_seconds_sequential": round(vae_seconds + decoder_ft_seconds + args.cache_seconds + secs, 1),

@@ -509,14 +509,19 @@ cells = [
         print(f"{bench_file.name}: model trained {bench.get('model_meta', {}).get('steps_trained')} steps "
               f"(loaded here: {pipe.meta.get('steps_trained')}), settings {bench.get('adherence_settings')}")
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
-        for name, marker in (("euler", "o-"), ("heun", "s-")):
-            sel = sorted((r for r in rows.values() if r["sampler"] == name), key=lambda r: r["steps"])
+        score = "heldout_and_seen" if any("heldout_and_seen" in r for r in rows.values()) else "heldout"
+        curves = sorted({(r["sampler"], r.get("shift", 1.0)) for r in rows.values()})
+        for name, shift in curves:
+            sel = sorted((r for r in rows.values() if (r["sampler"], r.get("shift", 1.0)) == (name, shift)),
+                         key=lambda r: r["steps"])
             for r in sel:
-                print(f"  {name:5s} {r['steps']:2d} steps, {r['model_calls']:2d} calls: held-out correct "
-                      f"{r['heldout']['overall']:.3f}, {r['seconds_per_clip']:.3f} s per clip")
-            axes[0].plot([r["model_calls"] for r in sel], [r["heldout"]["overall"] for r in sel], marker, label=name)
-            axes[1].plot([r["model_calls"] for r in sel], [r["seconds_per_clip"] for r in sel], marker, label=name)
-        for ax, title in zip(axes, ("held-out clips fully correct", "seconds per clip")):
+                print(f"  {name:5s} shift {shift:g} {r['steps']:2d} steps, {r['model_calls']:2d} calls: correct "
+                      f"{r[score]['overall']:.3f} ({r[score]['clips']} prompts), {r['seconds_per_clip']:.3f} s per clip")
+            style = ("o" if name == "euler" else "s") + ("-" if shift != 1 else "--")
+            label = f"{name}, shift {shift:g}"
+            axes[0].plot([r["model_calls"] for r in sel], [r[score]["overall"] for r in sel], style, label=label)
+            axes[1].plot([r["model_calls"] for r in sel], [r["seconds_per_clip"] for r in sel], style, label=label)
+        for ax, title in zip(axes, ("clips fully correct", "seconds per clip")):
             ax.set(xscale="log", xlabel="guided model calls per clip", title=f"benchmark: {title}")
             ax.legend(fontsize=8)
         plt.show()
