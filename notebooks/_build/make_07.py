@@ -529,17 +529,17 @@ cells = [
     `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a progress bar (training states in
     `runs/t2v/lesson07` at the repository root, resumable: run the cell again after an interruption; the latent cache
     goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (tens of
-    minutes on one CPU thread), much less on a GPU (*Runtime → Change runtime type* on Colab); the lesson then uses
+    minutes on one CPU thread: about 100 for the shipped model), much less on a GPU (*Runtime → Change runtime type* on Colab); the lesson then uses
     your model instead of the shipped one. It exports to `runs/t2v/lesson07/shapes`, not over the shipped file.
     """),
     code("""
-    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (tens of minutes on a CPU)
+    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about 100 minutes on a CPU thread)
     """),
     code("""
     defaults = T2VTrainConfig()
     flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(recipe).items()
              if v != getattr(defaults, k) and not isinstance(v, bool) and k != "threads"]
-    print("the command:  python -m minivid.train t2v --threads 1 --out runs/t2v/main --export data/t2v/shapes",
+    print("the command:  python -m minivid.train t2v --threads 1 --out runs/t2v/long --export data/t2v/shapes",
           *flags)
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
