@@ -72,6 +72,10 @@ cells = [
     triangle bounces"): the model was trained on captions in English, traditional and simplified Chinese, and its text
     encoder learns that `紅色` and `red` mean the same colour. Lesson 05 looks inside.
 
+    One more thing about the first prompt: *a red circle moving left* is one of the 24 **held-out** combinations.
+    The model has seen red things, circles and leftward motion in training, but never a red circle moving left;
+    whatever it draws for it is composed from parts (lesson 01 makes the split, lesson 09 measures it).
+
     The same prompt, seed and position in the batch always give the same video, on any machine (the starting noise
     of prompt *i* comes from its own generator seeded by `(seed, i)`). Change `seed=` to see other videos for the same
     prompts.
@@ -96,7 +100,7 @@ cells = [
     `prompt_adherence` is the course's headline number: the share of clips whose every object has the asked colour,
     shape and motion and stays consistent over time. The benchmark measures it on hundreds of prompts, split into
     combinations the model saw in training, **held-out** combinations it never saw (can it imagine a *purple
-    triangle rotating counterclockwise* from having seen purple things, triangles and rotations separately?), Chinese
+    triangle rotating clockwise* from having seen purple things, triangles and rotations separately?), Chinese
     prompts and two-object prompts. The shipped model's measured numbers, read from the benchmark's result file:
     """),
     code("""

@@ -460,7 +460,8 @@ cells = [
           "the share of the prediction that the prompt decides, which guidance multiplies")
     """),
     md("""
-    The whole sampler is that formula inside lesson 04's Euler loop. Written out, it reproduces the pipeline exactly:
+    The whole sampler is that formula inside lesson 04's Euler loop, on time steps bent by the checkpoint's time
+    shift (lesson 08). Written out, it reproduces the pipeline exactly:
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
@@ -470,6 +471,8 @@ cells = [
         cond, uncond = text.encode_batch([prompt]), text.encode_batch([None])
         x = noise_for(0, seed, pipe.latent_size(17), "cpu")[None]
         ts = torch.linspace(1, 0, steps + 1)
+        shift = pipe.defaults["shift"]  # the checkpoint's time shift (lesson 08): more steps at high noise
+        ts = shift * ts / (1 + (shift - 1) * ts)
         for t, t_next in zip(ts[:-1], ts[1:]):
             v_u, v_c = model(x, t[None], *uncond), model(x, t[None], *cond)
             x = x + (t_next - t) * (v_u + scale * (v_c - v_u))

@@ -70,6 +70,7 @@ cells = [
     pipe = TextToVideo.from_pretrained(find_shipped("data/t2v/shapes"), device="cpu")
     cfg = pipe.dit.config
     GUIDANCE = pipe.defaults["guidance"]  # the checkpoint's recommended classifier-free guidance scale
+    SHIFT = pipe.defaults["shift"]  # ... and time shift (section 1)
     print("recommended sampling settings recorded in the checkpoint:", pipe.defaults)
 
     rng = np.random.default_rng(0)
@@ -153,7 +154,7 @@ cells = [
     """),
     md("""
     Now the proof. Two prompts, the pipeline's own starting noise for seed 0 (`pipeline.noise_for`: each prompt has
-    its own generator), guidance at the recommended scale, 8 steps. The hand-written samplers must give the same
+    its own generator), guidance and time shift at the recommended settings, 8 steps. The hand-written samplers must give the same
     latents as `sampling.euler_sample` / `heun_sample` with `sampling.classifier_free_guidance`, and as
     `pipe.sample_latents`, which does all of it behind one call:
     """),
@@ -163,7 +164,7 @@ cells = [
     ids, mask = text.encode_batch(two)
     null_ids, null_mask = text.encode_batch([None] * len(two))  # the empty prompt: the unconditional input
     x1 = torch.stack([noise_for(i, 0, pipe.latent_size(17), "cpu") for i in range(len(two))])  # noise at t = 1
-    ts = my_flow_timesteps(8)
+    ts = my_flow_timesteps(8, SHIFT)  # the checkpoint's recommended time steps, as the pipeline uses them
 
     mine_v = my_guided_velocity(pipe.dit, ids, mask, null_ids, null_mask, GUIDANCE)
     package_v = sampling.classifier_free_guidance(pipe.dit, (ids, mask), (null_ids, null_mask), GUIDANCE)
@@ -172,8 +173,8 @@ cells = [
     print("guided velocity: by hand == sampling.classifier_free_guidance ✓")
 
     mine = {"euler": my_euler(mine_v, x1, ts), "heun": my_heun(mine_v, x1, ts)}
-    package = {"euler": sampling.euler_sample(package_v, x1, sampling.flow_timesteps(8)),
-               "heun": sampling.heun_sample(package_v, x1, sampling.flow_timesteps(8))}
+    package = {"euler": sampling.euler_sample(package_v, x1, sampling.flow_timesteps(8, SHIFT)),
+               "heun": sampling.heun_sample(package_v, x1, sampling.flow_timesteps(8, SHIFT))}
     for name in ("euler", "heun"):
         from_pipe = pipe.sample_latents(two, steps=8, guidance=GUIDANCE, seed=0, sampler=name)
         assert torch.allclose(mine[name], package[name], atol=1e-5), f"{name}: differs from the package"
@@ -419,7 +420,7 @@ cells = [
 
     ## 5 · Quality against steps, and seconds per clip, on the real model
 
-    Now the real thing: the 16 prompts, seed 0, guidance at the recommended scale, Euler and Heun at 4, 8, 16 and
+    Now the real thing: the 16 prompts, seed 0, guidance and time shift at the recommended settings, Euler and Heun at 4, 8, 16 and
     32 steps. For each run we count **DiT evaluations** with a forward hook on the network (a hook observes the
     calls without changing the model), time it with `time.perf_counter` (sampling and VAE decoding, the whole
     `pipe(...)` call), and score the clips with `evaluate.prompt_adherence`, the probe that reads a video and checks
