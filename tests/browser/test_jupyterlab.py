@@ -3,7 +3,8 @@
 What it does (see docs/browser-test.md):
 
 1. copies the lesson's folder (``notebooks/``) to a temporary directory, so the run never
-   touches the committed notebooks, and starts ``jupyter lab`` there on 127.0.0.1 (a free
+   touches the committed notebooks, links the checkout's ``data/`` and ``benchmarks/`` beside
+   it (the lessons find the shipped checkpoints there), and starts ``jupyter lab`` there on 127.0.0.1 (a free
    port, a random token, temporary Jupyter config / data / runtime / settings dirs);
 2. opens the lesson in the system Chromium (``/usr/bin/chromium``), waits for the kernel,
    clears the committed outputs (so no saved widget can pass for a live one) and runs
@@ -124,6 +125,10 @@ class LabServer:
             self.notebook_dir,
             ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__"),
         )
+        # Lessons find the shipped checkpoints (data/) and benchmark results above their folder, as in a
+        # checkout: link them (read-only use) beside the copy instead of copying megabytes.
+        for shared in ("data", "benchmarks"):
+            (root / shared).symlink_to(REPO / shared, target_is_directory=True)
         settings = root / "lab-settings"
         # No windowing: every cell stays in the DOM. No news / update pop-ups.
         _write_json(settings / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings", {"windowingMode": "none"})
