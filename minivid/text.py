@@ -202,7 +202,8 @@ def _english_word(word: str, prompt: str) -> str:
     word = ALIASES.get(word, word)
     if word in ENGLISH:
         return word
-    close = difflib.get_close_matches(word, [*ENGLISH, *ALIASES])
+    # cutoff 0.75, not difflib's 0.6: a typo ('circel') is that close; at 0.6 'pink' would suggest 'spins'
+    close = difflib.get_close_matches(word, [*ENGLISH, *ALIASES], cutoff=0.75)
     raise PromptError(f"unknown word {word!r} in {prompt!r}; " + _suggest(close, ENGLISH))
 
 
@@ -232,10 +233,17 @@ def _chinese_word_at(run: str, i: int) -> str | None:
     return None
 
 
-def _suggest(close: list[str], known) -> str:
+def _suggest(close: list[str], known: dict[str, Word]) -> str:
+    """'did you mean ...?' for near misses, else the known words grouped by what they do."""
     if close:
         return f"did you mean {_or(close)}?"
-    return f"known words are {', '.join(known)}"
+    groups = {}
+    for word, info in known.items():
+        if info.role not in ("filler", "separator"):
+            groups.setdefault(info.role, []).append(word)
+    names = {"colour": "colours", "shape": "shapes", "verb": "motions", "direction": "directions"}
+    return "known words are " + "; ".join(f"{', '.join(words)} ({names.get(role, role)})"
+                                           for role, words in groups.items())
 
 
 def _or(options) -> str:
