@@ -84,14 +84,13 @@ def sweep_prompts() -> dict[str, list[str]]:
 def steps_sweep(pipe, step_list, samplers=("euler", "heun"), shifts=(1.0, 3.0)) -> dict:
     """Adherence and seconds per clip for each sampler x time shift x number of steps, on 160 prompts."""
     groups = sweep_prompts()
-    prompts = groups["heldout"] + groups["seen"]
+    prompts, held = groups["heldout"] + groups["seen"], len(groups["heldout"])
     out = {}
     for sampler in samplers:
         for shift in shifts:
             for steps in step_list:
                 videos, secs = generate(pipe, prompts, steps=steps, sampler=sampler, shift=shift)
                 calls = steps * (2 if sampler == "heun" else 1) - (1 if sampler == "heun" else 0)
-                held = len(groups["heldout"])
                 key = f"{sampler}-{steps}-shift{shift:g}"
                 out[key] = {"sampler": sampler, "steps": steps, "shift": shift, "model_calls": calls,
                             "heldout_and_seen": scores(videos, prompts),
@@ -172,14 +171,14 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
     out_path = Path(args.out)
-    result = {}
-    result.update({"model": str(args.model), "model_meta": {k: pipe.meta.get(k) for k in
-                                                            ("steps_trained", "train_seconds", "sampling")},
-                   "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                               "torch": torch.__version__},
-                   "command": "python benchmarks/t2v_benchmark.py " + " ".join(
-                       f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False, "")
-                       and k not in ("out", "model", "run_dir"))})
+    result = {"model": str(args.model),
+              "model_meta": {k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling")},
+              "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                          "torch": torch.__version__},
+              "command": "python benchmarks/t2v_benchmark.py " + " ".join(
+                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False, "")
+                  and k not in ("out", "model", "run_dir"))}
+
     def save(*keys: str) -> None:
         """Write `keys` of this run into the file, keeping what parallel parts wrote there meanwhile."""
         on_disk = json.loads(out_path.read_text()) if out_path.exists() else {}

@@ -23,7 +23,7 @@ import torch
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import TextToVideo
-from minivid.train import T2V_DEFAULT_SAMPLING
+from minivid.train import T2V_DEFAULT_SAMPLING, vae_training_stages
 from minivid.world import caption, load_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,10 @@ def main() -> None:
     run, out = Path(args.run), Path(args.out)
     # The DiT needs the VAE's encoder (stage 1); a decoder-only fine-tune (stage 2, `train.init_from`) can run
     # beside the DiT's training, so it is reported but not on the critical path of `total_seconds`.
-    vae_train = read_meta(ROOT / "data/vae/shapes", kind="vae")["train"]
-    base = vae_train.get("init_from", {}).get("train")
-    vae_seconds = float((base or vae_train)["train_seconds"])
-    decoder_ft_seconds = float(vae_train["train_seconds"]) if base else 0.0
+    stages = vae_training_stages(read_meta(ROOT / "data/vae/shapes", kind="vae")["train"])
+    vae_seconds = float(stages[0][1]["train_seconds"])
+    decoder_ft_seconds = sum(float(train["train_seconds"]) for _, train in stages[1:])
+    earlier_vae_sha = read_meta(args.earlier_vae, kind="vae")["sha256"] if args.earlier_vae else None
     result = json.loads(out.read_text()) if out.exists() else {}
     if result.get("run") not in (None, str(args.run)):  # another run: keep its curve, start a new one
         earlier = result.pop("earlier_runs", [])
@@ -93,7 +93,7 @@ def main() -> None:
                 continue  # (`near`: later calls fill gaps between points already measured)
             t0 = time.perf_counter()
             vae_path, decoder = None, "data/vae/shapes"
-            if args.earlier_vae and meta["vae"]["sha256"] == read_meta(args.earlier_vae, kind="vae")["sha256"]:
+            if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
             scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path)
             points[step] = {"step": step, "train_seconds": secs,

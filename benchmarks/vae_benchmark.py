@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from minivid import world  # noqa: E402
 from minivid.checkpoint import read_meta  # noqa: E402
 from minivid.device import autocast_context, bf16_supported  # noqa: E402
-from minivid.train import reconstruct  # noqa: E402
+from minivid.train import reconstruct, vae_training_stages  # noqa: E402
 from minivid.vae import VideoVAE, count_parameters, psnr  # noqa: E402
 
 TARGET_PSNR, TARGET_AGREEMENT = 32.0, 0.98
@@ -180,12 +180,7 @@ def main() -> None:
         }
 
     # A fine-tuned VAE (train.init_from) has two stages: the run from scratch, then the fine-tune.
-    stages, train = [], meta.get("train", {})
-    while train:
-        config = train.get("config", {})
-        kind = "decoder fine-tune" if config.get("freeze_encoder") else ("fine-tune" if config.get("init_from") else "from scratch")
-        stages.insert(0, {"stage": kind, **training_summary(train)})
-        train = train.get("init_from", {}).get("train", {})
+    stages = [{"stage": kind, **training_summary(train)} for kind, train in vae_training_stages(meta.get("train", {}))]
     result["training"] = {"stages": stages,
                           "total_wall_clock_s": round(sum(s["wall_clock_s"] or 0 for s in stages), 1)}
     result["targets"] = {

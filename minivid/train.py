@@ -163,7 +163,9 @@ def train_vae(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
+    base_meta = None
     if cfg.init_from:  # fine-tuning: start from a trained VAE of the same architecture
+        base_meta = read_meta(cfg.init_from, kind="vae")  # the weights' story, recorded with the fine-tune
         start_from = VideoVAE.from_pretrained(cfg.init_from)
         if start_from.cfg != model.cfg:
             raise ValueError(f"--init-from {cfg.init_from} is not a {cfg.preset!r} VAE: {start_from.cfg}")
@@ -247,13 +249,29 @@ def train_vae(
         model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
     train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
                   "val_psnr_history": history, "config": asdict(cfg)}
-    if cfg.init_from:  # a fine-tune: keep the story of the weights it started from (their sha256 and training)
-        base = read_meta(cfg.init_from, kind="vae")
-        train_info["init_from"] = {"path": cfg.init_from, "sha256": base["sha256"], "train": base.get("train", {})}
+    if base_meta is not None:  # a fine-tune: keep the story of the weights it started from (sha256 and training)
+        train_info["init_from"] = {"path": cfg.init_from, "sha256": base_meta["sha256"],
+                                   "train": base_meta.get("train", {})}
     model.save_pretrained(out / "vae", train=train_info)  # full precision, in the run directory
     if export:
         model.save_pretrained(export, dtype=export_dtype, train=train_info)  # the shipped file: fp16 halves it
     return model
+
+
+def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
+    """The stages behind a VAE sidecar's `train` record, oldest first: [(kind, train record), ...].
+
+    kind is "from scratch", "fine-tune" or "decoder fine-tune"; a fine-tune's record holds the
+    one it started from under `init_from` (see `train_vae`).
+    """
+    stages = []
+    while train:
+        config = train.get("config", {})
+        kind = ("decoder fine-tune" if config.get("freeze_encoder") else
+                "fine-tune" if config.get("init_from") else "from scratch")
+        stages.insert(0, (kind, train))
+        train = train.get("init_from", {}).get("train", {})
+    return stages
 
 
 # ----------------------------------------------------------------------------
