@@ -59,7 +59,9 @@ class DiTConfig:
     text_depth: int = 2  # transformer layers in the text encoder
     text_heads: int = 4  # attention heads in the text encoder
     max_text_len: int = 64  # longest caption in tokens (the register token not counted)
-    rope_theta: float = 10000.0  # base of the rotary frequencies (RoFormer's default)
+    rope_theta: float = 10000.0  # base of the rotary frequencies (RoFormer's default; 100 suits few-patch grids)
+    edge_distance: int = 0  # >0: each token also learns how far (0..edge_distance-1 patches, clamped) it is
+    # from the first frame and the four canvas edges; 0: relative (rotary) positions only
 
     def __post_init__(self):
         object.__setattr__(self, "patch_size", as_patch_size(self.patch_size))
@@ -75,7 +77,7 @@ class DiTConfig:
                 f"got width/heads = {self.width}/{self.heads} = {head_dim}"
             )
         sizes = (self.latent_channels, self.depth, self.text_vocab_size, self.text_depth, self.max_text_len)
-        if min(sizes) <= 0 or self.mlp_ratio <= 0:
+        if min(sizes) <= 0 or self.mlp_ratio <= 0 or self.edge_distance < 0 or self.rope_theta <= 1:
             raise ValueError(f"all sizes must be positive, got {self}")
 
 
@@ -94,9 +96,14 @@ DIT_PRESETS: dict[str, DiTConfig] = {
     ),
 }
 DIT_PRESETS["shapes-factorised"] = replace(DIT_PRESETS["shapes"], attention="factorised")
+# "shapes-edges": "shapes" with positions a 4 x 4 x 5 grid can use: rotary base 100 (as RoPE-ViT, Heo et al.
+# 2024, for images: with base 10000 most rotation pairs turn < 0.1 rad across 4 patches, i.e. carry no position)
+# and edge distances (where the canvas ends, which frame is the VAE's separately encoded first one).
+DIT_PRESETS["shapes-edges"] = replace(DIT_PRESETS["shapes"], rope_theta=100.0, edge_distance=4)
 
 # The budget each preset is meant to stay within (parameters), checked by the tests.
-PARAM_BUDGETS = {"tiny": (0, 200_000), "shapes": (2_000_000, 5_000_000), "shapes-factorised": (2_000_000, 5_000_000)}
+PARAM_BUDGETS = {"tiny": (0, 200_000), "shapes": (2_000_000, 5_000_000), "shapes-factorised": (2_000_000, 5_000_000),
+                 "shapes-edges": (2_000_000, 5_000_000)}
 
 
 # -----------------------------------------------------------------------------
@@ -162,6 +169,20 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     """Rotate q or k (... n e) by the position tables (n e): x*cos + rotate_half(x)*sin."""
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos.to(x.dtype) + torch.cat([-x2, x1], dim=-1) * sin.to(x.dtype)
+
+
+def edge_distances(grid: tuple[int, int, int], k: int, device=None) -> torch.Tensor:
+    """(n 5) distances of each token of ``grid`` from the first frame and the top, bottom, left, right edges.
+
+    In patches, clamped to k-1 ("far"), so any T/H/W gives distances the model knew in training.
+    Rotary positions are relative only: without this, where the canvas ends (which an object
+    must stay inside) and which latent frame is the first (encoded alone by the causal VAE)
+    can only be guessed from the content.
+    """
+    gt, gh, gw = grid
+    t, h, w = (torch.arange(g, device=device) for g in grid)
+    t, h, w = torch.meshgrid(t, h, w, indexing="ij")
+    return torch.stack([t, h, gh - 1 - h, w, gw - 1 - w], dim=-1).reshape(-1, 5).clamp(max=k - 1)
 
 
 # -----------------------------------------------------------------------------
@@ -369,6 +390,8 @@ class DiT(nn.Module):
         c, d = config.latent_channels, config.width
         patch_values = c * math.prod(config.patch_size)  # C*pt*ph*pw values per token
         self.patch_embed = nn.Linear(patch_values, d)
+        if config.edge_distance:  # one learned vector per (which edge, how far), the five summed per token
+            self.edge_embed = nn.Embedding(5 * config.edge_distance, d)
         self.t_embedder = TimestepEmbedder(d)
         self.text_encoder = TextEncoder(
             config.text_vocab_size, config.text_width, config.text_depth, config.text_heads, config.max_text_len
@@ -402,6 +425,8 @@ class DiT(nn.Module):
         nn.init.normal_(self.text_encoder.token_embedding.weight, std=0.02)
         nn.init.normal_(self.text_encoder.register, std=0.02)
         nn.init.normal_(self.text_encoder.pos_embedding, std=0.02)
+        if self.config.edge_distance:  # edge distances: small normal, like learned positions
+            nn.init.normal_(self.edge_embed.weight, std=0.02)
         for block in self.blocks:
             # adaLN-Zero: zero shift, scale and gate, so every gated sublayer starts switched off.
             nn.init.zeros_(block.adaLN_modulation[-1].weight)
@@ -442,13 +467,22 @@ class DiT(nn.Module):
             )
         return grid
 
+    def embed_patches(self, x, grid):
+        """(b c t h w) latent -> (b n d) tokens: each patch's values, plus where it lies (if edge_distance)."""
+        tokens = self.patch_embed(patchify(x, self.config.patch_size))  # (b n d)
+        if self.config.edge_distance:
+            k = self.config.edge_distance
+            which = edge_distances(grid, k, x.device) + k * torch.arange(5, device=x.device)  # (n 5) table rows
+            tokens = tokens + self.edge_embed(which).sum(1)  # + (n d), the same for every clip
+        return tokens
+
     def forward(self, x, t, text_ids, text_mask):
         t = torch.as_tensor(t, dtype=torch.float32, device=x.device)
         grid = self._check_inputs(x, t, text_ids, text_mask)
         b, c, _, _, _ = x.shape
         pt, ph, pw = self.config.patch_size
 
-        tokens = self.patch_embed(patchify(x, (pt, ph, pw)))  # (b n d), n = gt*gh*gw
+        tokens = self.embed_patches(x, grid)  # (b n d), n = gt*gh*gw
         rope = rope_3d(grid, self.config.width // self.config.heads, self.config.rope_theta, x.device)  # (n e) x2
         text, text_mask, pooled = self.text_encoder(text_ids, text_mask.bool())  # (b 1+l d_text), (b 1+l), (b d_text)
         c_vec = self.t_embedder(t.expand(b)) + self.text_pool_proj(pooled)  # (b d) conditioning vector

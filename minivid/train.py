@@ -39,8 +39,8 @@ import torch
 from einops import rearrange
 from tqdm.auto import tqdm
 
-from .checkpoint import (CheckpointError, latest_training_state, load_tensors, load_training_state, read_meta,
-                         save_tensors, save_training_state)
+from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
+                         read_meta, save_tensors, save_training_state)
 from .device import as_device, autocast_context
 from .diffusion import flow_matching_loss, logit_normal_timesteps
 from .dit import DIT_PRESETS, DiT
@@ -356,6 +356,8 @@ class T2VTrainConfig:
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
     bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off
     threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
+    init_from: str = ""  # a shipped t2v checkpoint to continue from (its weights become model and EMA; fresh
+    # optimiser and schedule, steps counted from 0: use another seed for fresh batches); "" = from scratch
 
 
 T2V_RESUMABLE_DIFFERENCES = {"checkpoint_every", "threads"}
@@ -441,6 +443,19 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
                         train_config=asdict(cfg), **extra)
 
 
+def init_from_t2v(model: DiT, path) -> dict:
+    """Load the weights of shipped t2v checkpoint `path` into `model`; returns its story for the new sidecars."""
+    tensors, meta = load_tensors(path, kind="t2v")
+    saved = {k: tuple(v) if k == "patch_size" else v for k, v in meta["config"].items()}
+    mine = dataclasses.asdict(model.config)
+    if any(saved.get(k, mine[k]) != mine[k] for k in mine):  # fields the file predates keep their defaults
+        changed = sorted(k for k in mine if saved.get(k, mine[k]) != mine[k])
+        raise ValueError(f"--init-from {path} is not this model: its {', '.join(changed)} differ from the preset's")
+    load_state_dict_strict(model, {k: v.float() for k, v in tensors.items()}, where=str(path))
+    return {"path": str(path), "sha256": meta["sha256"], "steps_trained": meta.get("steps_trained", meta.get("step")),
+            "train_seconds": meta.get("train_seconds"), "init_from": meta.get("init_from")}
+
+
 def train_t2v(
     cfg: T2VTrainConfig,
     out_dir,
@@ -486,17 +501,20 @@ def train_t2v(
 
     torch.manual_seed(cfg.seed)
     model = build_dit(cfg.preset, latent_shape[0]).to(device)
+    state = latest_training_state(out) if resume else None
+    base = init_from_t2v(model, cfg.init_from) if cfg.init_from and state is None else None  # (a state has its own)
     ema = copy.deepcopy(model).requires_grad_(False)
     ema.eval()
     both = torch.nn.ModuleDict({"model": model, "ema": ema})  # one training state holds both
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
+    base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
 
-    state = latest_training_state(out) if resume else None
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)
         check_resumable(state, T2VTrainConfig(**meta["config"]), cfg, T2V_RESUMABLE_DIFFERENCES)
         start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
+        base_info = {"init_from": meta["init_from"]} if "init_from" in meta else {}  # as first read, not re-read
         if rank == 0:
             print(f"resuming from {state} at step {start}", file=sys.stderr)
     elif resume and rank == 0:
@@ -520,9 +538,10 @@ def train_t2v(
             return
         seconds = time.perf_counter() - t0
         save_training_state(out, step, both, optimizer, None, asdict(cfg), elapsed=seconds, history=history,
-                            latent_shape=list(latent_shape))
+                            latent_shape=list(latent_shape), **base_info)
         if snapshots:
-            export_t2v(ema, out / f"ema-{step:08d}", cfg, latent_shape, step=step, train_seconds=round(seconds, 1))
+            export_t2v(ema, out / f"ema-{step:08d}", cfg, latent_shape, step=step, train_seconds=round(seconds, 1),
+                       **base_info)
 
     model.train()
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
@@ -563,7 +582,8 @@ def train_t2v(
     if log is not None:
         log.close()
     if rank == 0 and export and end == cfg.steps:
-        export_t2v(ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(time.perf_counter() - t0, 1))
+        export_t2v(ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(time.perf_counter() - t0, 1),
+                   **base_info)
     return (ema, model) if return_model else ema
 
 
@@ -580,8 +600,9 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     ema = build_dit(cfg.preset, channels)
     ema.load_state_dict(ema_tensors, strict=True)
     latent_shape = meta["latent_shape"]
+    base_info = {"init_from": meta["init_from"]} if "init_from" in meta else {}
     return export_t2v(ema, path, cfg, latent_shape, dtype=dtype, sampling=sampling, steps_trained=meta["step"],
-                      train_seconds=round(meta["elapsed"], 1))
+                      train_seconds=round(meta["elapsed"], 1), **base_info)
 
 # ----------------------------------------------------------------------------
 # Command line: one subcommand per stage

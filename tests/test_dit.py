@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from minivid.dit import DIT_PRESETS, PARAM_BUDGETS, DiT, DiTConfig, apply_rope, null_text, rope_3d
+from minivid.dit import DIT_PRESETS, PARAM_BUDGETS, DiT, DiTConfig, apply_rope, edge_distances, null_text, rope_3d
 
 TINY = DIT_PRESETS["tiny"]
 
@@ -55,8 +55,9 @@ def test_untrained_model_outputs_exactly_zero(attention):
 
 
 @pytest.mark.parametrize("attention", ["full", "factorised"])
-def test_backward_reaches_every_parameter(attention):
-    model = make_model(attention).train()
+@pytest.mark.parametrize("edges", [0, 2])
+def test_backward_reaches_every_parameter(attention, edges):
+    model = make_model(attention, edge_distance=edges).train()
     x, t, ids, mask = make_inputs()
     model(x, t, ids, mask).square().mean().backward()
     for name, p in model.named_parameters():
@@ -147,6 +148,44 @@ def test_rope_scores_depend_only_on_relative_position():
     # The same offset (1, 2, -3) at two different places gives the same score.
     assert torch.allclose(score((0, 0, 3), (1, 2, 0)), score((2, 2, 5), (3, 4, 2)), atol=1e-5)
     assert not torch.allclose(score((0, 0, 3), (1, 2, 0)), score((0, 0, 3), (1, 2, 1)), atol=1e-3)
+
+
+def test_edge_distances_count_patches_to_the_first_frame_and_each_edge():
+    grid = (3, 2, 4)
+    d = edge_distances(grid, k=3)  # (n 5): first frame, top, bottom, left, right
+    index = lambda t, h, w: (t * grid[1] + h) * grid[2] + w  # noqa: E731  time-major token order
+    assert d.shape == (24, 5)
+    assert d[index(0, 0, 0)].tolist() == [0, 0, 1, 0, 2]  # 3 patches to the right edge, clamped to k-1 = 2
+    assert d[index(2, 1, 1)].tolist() == [2, 1, 0, 1, 2]
+    assert d[index(1, 0, 3)].tolist() == [1, 0, 1, 2, 0]
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 5, 8, 8), (1, 4, 9, 8, 12), (1, 4, 1, 2, 2)])
+def test_edge_distances_work_on_any_grid(shape):
+    model = make_model(edge_distance=3)
+    x, t, ids, mask = make_inputs(shape)
+    with torch.no_grad():
+        assert model(x, t, ids, mask).shape == x.shape
+    assert edge_distances(tuple(n // p for n, p in zip(shape[2:], (1, 2, 2))), 3).max() <= 2  # never unseen rows
+
+
+def test_edge_distances_tell_the_model_where_the_canvas_ends():
+    """Rotary positions are relative only; with edge distances the same patch becomes a different
+    token next to the edge than in the middle, and the same token anywhere "far" from every edge."""
+    x = torch.randn(1, 4, 1, 2, 2).repeat(1, 1, 1, 1, 8)  # the same 2x2 patch 8 times in a row: 1 x 1 x 8 grid
+    grid = (1, 1, 8)
+    plain = make_model().embed_patches(x, grid)  # (1 8 d)
+    edges = make_model(edge_distance=3).embed_patches(x, grid)
+    assert torch.allclose(plain, plain[:, :1].expand_as(plain))  # no position at all in the plain tokens
+    assert torch.allclose(edges[:, 2:6], edges[:, 2:3].expand(-1, 4, -1))  # >= 2 patches from both edges: equal
+    assert not torch.allclose(edges[:, 0], edges[:, 2]) and not torch.allclose(edges[:, 0], edges[:, 7])
+
+
+def test_configs_without_edge_distances_load_as_before():
+    fields = {k: v for k, v in DIT_PRESETS["shapes"].__dict__.items() if k not in ("edge_distance", "rope_theta")}
+    cfg = DiTConfig(**fields)  # a sidecar written before these fields existed
+    assert cfg.edge_distance == 0 and cfg.rope_theta == 10000.0
+    assert not hasattr(DiT(replace(TINY, edge_distance=0)), "edge_embed")
 
 
 def _block_inputs(grid=(3, 2, 3), seed=0):
@@ -251,6 +290,8 @@ def test_bad_configs_raise_clear_errors():
         DiTConfig(width=36, heads=4)
     with pytest.raises(ValueError, match="patch size must be positive"):
         DiTConfig(patch_size=(0, 2, 2))
+    with pytest.raises(ValueError, match="must be positive"):
+        DiTConfig(edge_distance=-1)
 
 
 def test_bf16_autocast_forward_and_backward_are_finite():

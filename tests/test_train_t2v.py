@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
-from minivid.train import (LatentCache, T2VTrainConfig, ensure_latent_cache, export_from_run, main, step_batch,
-                           t2v_cache_path, train_t2v)
+from minivid.train import (LatentCache, T2VTrainConfig, build_dit, ensure_latent_cache, export_from_run,
+                           init_from_t2v, main, step_batch, t2v_cache_path, train_t2v)
 from minivid.world import ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
@@ -98,3 +98,31 @@ def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):
     from minivid.pipeline import TextToVideo
     video = TextToVideo.from_pretrained(export)("a red circle moves left", steps=1)
     assert video.shape == (1, 17, 3, 32, 32)
+
+
+def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
+    cache = tiny_cache()
+    train_t2v(tiny_config(), tmp_path / "first", cache=cache, progress=False, snapshots=False, export=tmp_path / "base")
+    from minivid.checkpoint import load_tensors
+    base, base_meta = load_tensors(tmp_path / "base", kind="t2v")
+    model = build_dit("tiny", LATENT[0])
+    story = init_from_t2v(model, tmp_path / "base")
+    assert all(torch.equal(v, base[k]) for k, v in model.state_dict().items())  # starts exactly at the file
+    assert story["sha256"] == base_meta["sha256"] and story["steps_trained"] == 6
+
+    cfg = tiny_config(init_from=str(tmp_path / "base"), seed=1, lr=1e-4)
+    train_t2v(cfg, tmp_path / "more", cache=cache, progress=False, stop_at=3, snapshots=False)
+    (tmp_path / "base.safetensors").unlink()  # a resumed continuation needs only its own state
+    train_t2v(cfg, tmp_path / "more", cache=cache, progress=False, resume=True, snapshots=False,
+              export=tmp_path / "cont")
+    meta = read_meta(tmp_path / "cont", kind="t2v")
+    assert meta["init_from"]["sha256"] == base_meta["sha256"] and meta["steps_trained"] == 6
+    export_from_run(tmp_path / "more", tmp_path / "again")
+    assert read_meta(tmp_path / "again")["init_from"] == meta["init_from"]
+
+
+def test_init_from_refuses_another_architecture(tmp_path):
+    train_t2v(tiny_config(), tmp_path / "run", cache=tiny_cache(), progress=False, snapshots=False,
+              export=tmp_path / "base")
+    with pytest.raises(ValueError, match="latent_channels"):
+        init_from_t2v(build_dit("tiny", 4), tmp_path / "base")
