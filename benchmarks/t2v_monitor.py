@@ -33,6 +33,16 @@ def heldout_prompts(path=ROOT / "data/eval_set.json") -> list[str]:
     return [caption(scene, "en") for group, scene in load_eval_set(path) if group == "heldout"]
 
 
+def base_of(meta: dict) -> tuple[int, float, str | None]:
+    """(steps, training seconds, run directory) of what a snapshot's run continued (`--init-from`), summed down
+    the chain; (0, 0, None) for a run from scratch."""
+    base = meta.get("init_from")
+    if not base:
+        return 0, 0.0, None
+    steps, seconds, _ = base_of(base)
+    return steps + int(base["steps_trained"]), seconds + float(base["train_seconds"]), str(Path(base["path"]).parent)
+
+
 def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None) -> dict:
     pipe = TextToVideo.from_pretrained(path, vae_path=vae_path)
     videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, shift=shift, seed=0)
@@ -65,7 +75,11 @@ def main() -> None:
     decoder_ft_seconds = sum(float(train["train_seconds"]) for _, train in stages[1:])
     earlier_vae_sha = read_meta(args.earlier_vae, kind="vae")["sha256"] if args.earlier_vae else None
     result = json.loads(out.read_text()) if out.exists() else {}
-    if result.get("run") not in (None, str(args.run)):  # another run: keep its curve, start a new one
+    first = next(iter(sorted(run.glob("ema-*.json"))), None)
+    base_steps, base_seconds, base_run = base_of(read_meta(first)) if first else (0, 0.0, None)
+    if base_run is not None and result.get("run") == base_run:  # a continuation of the run measured there
+        result["continued_by"] = str(args.run)  # its points follow on: steps and seconds count the base's too
+    elif result.get("run") not in (None, str(args.run)):  # another run: keep its curve, start a new one
         earlier = result.pop("earlier_runs", [])
         result = {"earlier_runs": earlier + [{k: result[k] for k in ("run", "points", "vae_train_seconds",
                                                                       "cache_seconds") if k in result}]}
@@ -74,7 +88,7 @@ def main() -> None:
                                   "total_seconds = VAE stage 1 + latent caching + DiT training (the decoder "
                                   "fine-tune runs beside the DiT); total_seconds_sequential adds the fine-tune",
                    "vae_train_seconds": vae_seconds, "vae_decoder_finetune_seconds": decoder_ft_seconds,
-                   "cache_seconds": args.cache_seconds, "run": str(args.run), "shift": args.shift})
+                   "cache_seconds": args.cache_seconds, "run": result.get("run", str(args.run)), "shift": args.shift})
     points = {p["step"]: p for p in result.get("points", [])}
     prompts = heldout_prompts()
     while True:
@@ -86,7 +100,7 @@ def main() -> None:
                 meta = read_meta(snap, kind="t2v")
             except CheckpointError:
                 continue
-            step, secs = meta["step"], meta["train_seconds"]
+            step, secs = base_steps + meta["step"], base_seconds + meta["train_seconds"]  # the whole DiT's
             newest = i == len(snaps) - 1
             near = min((abs(secs - p["train_seconds"]) for p in points.values()), default=float("inf"))
             if step in points or not (near >= args.every or (newest and (done or args.once))):
@@ -96,7 +110,7 @@ def main() -> None:
             if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
             scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path)
-            points[step] = {"step": step, "train_seconds": secs,
+            points[step] = {"step": step, "train_seconds": round(secs, 1), "snapshot": str(snap.with_suffix("")),
                             "total_seconds": round(vae_seconds + args.cache_seconds + secs, 1),
                             "total_seconds_sequential": round(vae_seconds + decoder_ft_seconds + args.cache_seconds + secs, 1),
                             "heldout": scores, "decoder": decoder, "eval_seconds": round(time.perf_counter() - t0, 1)}
