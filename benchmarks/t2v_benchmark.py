@@ -34,7 +34,7 @@ from minivid.diffusion import flow_matching_loss
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import DEFAULT_PATH, TextToVideo
 from minivid.text import encode_batch
-from minivid.train import build_dit
+from minivid.train import build_dit, training_story
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTRS = ("overall", "colour", "shape", "motion", "consistency")
@@ -172,7 +172,8 @@ def main() -> None:
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
     out_path = Path(args.out)
     result = {"model": str(args.model),
-              "model_meta": {k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling")},
+              "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},
+                             **dict(zip(("steps_total", "train_seconds_total"), training_story(pipe.meta)))},
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__},
               "command": "python benchmarks/t2v_benchmark.py " + " ".join(

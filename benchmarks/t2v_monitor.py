@@ -23,7 +23,7 @@ import torch
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import TextToVideo
-from minivid.train import T2V_DEFAULT_SAMPLING, vae_training_stages
+from minivid.train import T2V_DEFAULT_SAMPLING, training_story, vae_training_stages
 from minivid.world import caption, load_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,13 +34,10 @@ def heldout_prompts(path=ROOT / "data/eval_set.json") -> list[str]:
 
 
 def base_of(meta: dict) -> tuple[int, float, str | None]:
-    """(steps, training seconds, run directory) of what a snapshot's run continued (`--init-from`), summed down
-    the chain; (0, 0, None) for a run from scratch."""
+    """(steps, training seconds, run directory) of the checkpoint a snapshot's run continued (`--init-from`),
+    counting its own bases; (0, 0, None) for a run from scratch."""
     base = meta.get("init_from")
-    if not base:
-        return 0, 0.0, None
-    steps, seconds, _ = base_of(base)
-    return steps + int(base["steps_trained"]), seconds + float(base["train_seconds"]), str(Path(base["path"]).parent)
+    return (*training_story(base), str(Path(base["path"]).parent)) if base else (0, 0.0, None)
 
 
 def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None) -> dict:

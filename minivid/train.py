@@ -456,6 +456,16 @@ def init_from_t2v(model: DiT, path) -> dict:
             "train_seconds": meta.get("train_seconds"), "init_from": meta.get("init_from")}
 
 
+def training_story(meta: dict) -> tuple[int, float]:
+    """(DiT steps, training seconds) behind a t2v checkpoint's sidecar `meta` (or its `init_from` record),
+    counting every checkpoint it was continued from with `--init-from`."""
+    steps, seconds = int(meta.get("steps_trained", meta.get("step", 0))), float(meta.get("train_seconds", 0.0))
+    if meta.get("init_from"):
+        base_steps, base_seconds = training_story(meta["init_from"])
+        steps, seconds = steps + base_steps, seconds + base_seconds
+    return steps, seconds
+
+
 def train_t2v(
     cfg: T2VTrainConfig,
     out_dir,

@@ -108,8 +108,8 @@ cells = [
 
     results_file = find_shipped("benchmarks/results/t2v").with_suffix(".json")  # found like data/: above the working dir
     bench = json.loads(results_file.read_text())
-    print(f"shipped model: {bench['model_meta']['steps_trained']} training steps, "
-          f"{bench['model_meta']['train_seconds'] / 60:.0f} min on a 2-core CPU")
+    print(f"shipped model: {bench['model_meta']['steps_total']:,} training steps, "
+          f"{bench['model_meta']['train_seconds_total'] / 60:.0f} min on a 2-core CPU")
     print(f"{'prompts':>12} {'model':>6} {'real clips':>11}")
     for group, r in bench["adherence"].items():
         print(f"{group:>12} {r['model']['overall']:6.0%} {r['ceiling_real_clips']['overall']:11.0%}")

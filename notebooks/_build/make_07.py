@@ -58,7 +58,7 @@ cells = [
                                     read_meta)
     from minivid.pipeline import TextToVideo
     from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, ema_update, load_latents, lr_at,
-                               step_batch, train_t2v)
+                               step_batch, train_t2v, training_story)
     from minivid.vae import VideoVAE
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
@@ -569,6 +569,12 @@ cells = [
           f"({seen / tc['cache_clips']:.1f} passes over the cache)")
     print(f"wall-clock: {seconds / 60:.0f} min ({steps_done / seconds:.2f} steps/s), "
           f"{tc['threads'] or 'default'} CPU thread(s)")
+    if shipped_meta.get("init_from"):  # a continuation (--init-from): the run it started from came first
+        base = shipped_meta["init_from"]
+        total_steps, total_seconds = training_story(shipped_meta)
+        print(f"continued from {base['path']} ({base['steps_trained']:,} steps, {base['train_seconds'] / 60:.0f} min) "
+              f"with a fresh optimiser and lr schedule (peak {tc['lr']:g}): {total_steps:,} steps, "
+              f"{total_seconds / 60:.0f} min in all")
     print(f"shipped: EMA weights (decay {tc['ema_decay']}), sampling defaults {shipped_meta['sampling']}")
     print("\\nfull training config:", json.dumps(tc))
     if "history" in shipped_meta:  # a loss curve, if the run recorded one in the sidecar
