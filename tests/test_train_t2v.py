@@ -6,7 +6,7 @@ import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.train import (LatentCache, T2VTrainConfig, build_dit, ensure_latent_cache, export_from_run,
-                           init_from_t2v, main, step_batch, t2v_cache_path, train_t2v)
+                           init_from_t2v, main, step_batch, t2v_cache_path, train_t2v, training_story)
 from minivid.world import ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
@@ -117,6 +117,8 @@ def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
               export=tmp_path / "cont")
     meta = read_meta(tmp_path / "cont", kind="t2v")
     assert meta["init_from"]["sha256"] == base_meta["sha256"] and meta["steps_trained"] == 6
+    steps, seconds = training_story(meta)  # this run's steps and seconds plus its base's
+    assert steps == 12 and seconds == pytest.approx(meta["train_seconds"] + base_meta["train_seconds"])
     export_from_run(tmp_path / "more", tmp_path / "again")
     assert read_meta(tmp_path / "again")["init_from"] == meta["init_from"]
 
