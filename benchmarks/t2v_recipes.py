@@ -1,6 +1,7 @@
 """Two training recipes at equal DiT steps: which one follows prompts better, and by how much.
 
-    python benchmarks/t2v_recipes.py --runs runs/t2v/long runs/t2v/edges --steps 3000 6000 9000
+    python benchmarks/t2v_recipes.py --runs runs/t2v/long runs/t2v/edges --steps 3000 9000
+    (or one call per run, in parallel: each call adds its runs to the results file)
 
 For every run and step, the EMA snapshot `RUN/ema-{step}` is sampled like the shipped
 model (20 Euler steps, guidance 4, shift 3, seed 0) on every English prompt of the
@@ -61,7 +62,8 @@ def main() -> None:
             print(f"{run} step {step}: single {point['single']['overall']:.3f}, held-out "
                   f"{point['heldout']['overall']:.3f}, two-object {point['two_object']['overall']:.3f}",
                   flush=True)
-        result["runs"][run] = entry
+        on_disk = json.loads(out.read_text()) if out.exists() else {}  # runs measured by other calls stay
+        result["runs"] = {**on_disk.get("runs", {}), **result["runs"], run: entry}
         out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
 
