@@ -227,6 +227,27 @@ cells = [
     Relative positions are what let one model handle clips of other lengths and sizes (nothing is a position it
     has never seen in absolute terms), and RoPE needs no parameters and no table to resize.
 
+    **Two fixes for a tiny grid.** At this scale, offsets alone leave the model half blind. With RoFormer's base
+    10000, most rotation pairs barely turn across a 4-patch frame, so they carry no position. And ShapesWorld
+    objects must stay fully inside the canvas, and the first latent frame is encoded alone by the causal VAE, but
+    with offsets only, a patch next to the edge looks like any other. The shipped preset `"shapes-edges"` makes two
+    changes. It uses **rotary base 100**, as RoPE-ViT (Heo et al. 2024) does for images. It also adds **edge
+    distances**: each token adds learned vectors for how many patches it is from the first frame and from each
+    of the four edges. These are clamped at 3 ("far"), so any canvas gives distances the model knew. Measured at
+    equal training steps (9,000), 69.6% instead of 56.8% of single-object prompts come out right
+    (`benchmarks/results/t2v_recipes.json`):
+    """),
+    code("""
+    # NBVAL_CHECK_OUTPUT
+    pairs = dit.rope_axis_pairs(head_dim)[1]  # rotation pairs of the row axis
+    for base in (10000.0, 100.0):
+        turns = [round(3 * base ** (-i / pairs), 2) for i in range(pairs)]  # radians between rows 0 and 3
+        print(f"base {base:>5g}: each row pair turns {turns} rad from the top row to the bottom one")
+    d = dit.edge_distances(grid, k=4)  # (n 5): first frame, top, bottom, left, right
+    print("grid", grid, "| edge distances of token (t=0, h=0, w=1):", d[index(0, 0, 1)].tolist(),
+          "| of token (t=2, h=2, w=1):", d[index(2, 2, 1)].tolist())
+    """),
+    md("""
     ## 6 · Full versus factorised attention: which token sees which
 
     **Full** attention lets each of the N = 80 tokens attend to all 80. **Factorised** attention (ViViT, Latte,

@@ -524,7 +524,7 @@ cells = [
     md("""
     ## 6 · How the shipped model was made
 
-    The shipped checkpoint `data/t2v/shapes` is the EMA of one run of the recipe above with the `"shapes"` preset,
+    The shipped checkpoint `data/t2v/shapes` is the EMA of one run of the recipe above with the `"shapes-edges"` preset,
     and its sidecar records the whole training configuration, the steps and the wall-clock. Set
     `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a progress bar (training states in
     `runs/t2v/lesson07` at the repository root, resumable: run the cell again after an interruption; the latent cache
@@ -539,7 +539,7 @@ cells = [
     defaults = T2VTrainConfig()
     flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(recipe).items()
              if v != getattr(defaults, k) and not isinstance(v, bool) and k != "threads"]
-    print("the command:  python -m minivid.train t2v --threads 1 --out runs/t2v/long --export data/t2v/shapes",
+    print("the command:  python -m minivid.train t2v --threads 1 --out runs/t2v/edges --export data/t2v/shapes",
           *flags)
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
