@@ -163,7 +163,7 @@ def main() -> None:
     ap.add_argument("--sweep-steps", default="4,8,16,32,50")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
-    ap.add_argument("--run-dir", default="runs/t2v/long")
+    ap.add_argument("--run-dir", default="runs/t2v/edges")
     ap.add_argument("--samplers", default="euler,heun", help="samplers of the steps sweep")
     ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
     args = ap.parse_args()

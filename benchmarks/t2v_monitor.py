@@ -1,9 +1,9 @@
 """Time to quality: evaluate a training run's EMA snapshots as they appear, in a separate process.
 
-    nohup python benchmarks/t2v_monitor.py --run runs/t2v/long --every 600 --cache-seconds 661 > runs/t2v/monitor.log 2>&1 &
-    python benchmarks/t2v_monitor.py --run runs/t2v/long --every 600 --cache-seconds 661 --once   # after the fact
+    nohup python benchmarks/t2v_monitor.py --run runs/t2v/edges --every 600 --cache-seconds 661 > runs/t2v/monitor.log 2>&1 &
+    python benchmarks/t2v_monitor.py --run runs/t2v/edges --every 600 --cache-seconds 661 --once   # after the fact
 
-Every snapshot `runs/t2v/long/ema-*` that is at least `--every` training seconds
+Every snapshot `runs/t2v/edges/ema-*` that is at least `--every` training seconds
 after the last one evaluated (and the newest one once training has ended) is
 loaded with `TextToVideo` and scored with `evaluate.prompt_adherence` on the 48
 held-out prompts of the eval set (20 Euler steps, the checkpoint's default
@@ -50,7 +50,7 @@ def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", default="runs/t2v/long")
+    ap.add_argument("--run", default="runs/t2v/edges")
     ap.add_argument("--every", type=float, default=600.0, help="training seconds between evaluated snapshots")
     ap.add_argument("--poll", type=float, default=30.0)
     ap.add_argument("--cache-seconds", type=float, default=0.0, help="wall-clock of encoding the latent cache")

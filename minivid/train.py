@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> None:
     t2v = stages.add_parser("t2v", help="train the text-to-video DiT (flow matching on cached VAE latents)",
                             description=T2VTrainConfig.__doc__)
     add_dataclass_flags(t2v, T2VTrainConfig)
-    t2v.add_argument("--out", default="runs/t2v/long", help="run directory: training states, EMA snapshots, log.jsonl")
+    t2v.add_argument("--out", default="runs/t2v/edges", help="run directory: training states, EMA snapshots, log.jsonl")
     t2v.add_argument("--export", default=None, help="also write the shipped checkpoint here, e.g. data/t2v/shapes")
     t2v.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
     t2v.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
@@ -663,7 +663,7 @@ def main(argv: list[str] | None = None) -> None:
     t2v.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (resume later)")
 
     exp = stages.add_parser("export-t2v", help="export the EMA weights of a run's newest training state")
-    exp.add_argument("--run", default="runs/t2v/long", help="run directory of `t2v`")
+    exp.add_argument("--run", default="runs/t2v/edges", help="run directory of `t2v`")
     exp.add_argument("--out", default="data/t2v/shapes", help="shipped checkpoint X -> X.safetensors + X.json")
     exp.add_argument("--bf16", action="store_true", help="store the weights in bf16 (half the size)")
     exp.add_argument("--guidance", type=float, default=None, help="default guidance scale to record (default: 4.0)")
