@@ -75,10 +75,15 @@ def adherence_table(pipe, quick: bool, steps: int) -> dict:
 SWEEP_SEEN = 112  # seen prompts added to the 48 held-out ones: 160 prompts, ~3.5-point standard error at 50%
 
 
-def sweep_prompts() -> dict[str, list[str]]:
+def eval_prompts(lang: str = "en") -> dict[str, list[str]]:
+    """The eval set's canonical captions in `lang`, by group: seen, heldout, two_object."""
     evalset = world.load_eval_set(ROOT / "data/eval_set.json")
-    return {"heldout": [world.caption(s, "en") for g, s in evalset if g == "heldout"],
-            "seen": [world.caption(s, "en") for g, s in evalset if g == "seen"][:SWEEP_SEEN]}
+    return {group: [world.caption(s, lang) for g, s in evalset if g == group] for group in ("seen", "heldout", "two_object")}
+
+
+def sweep_prompts() -> dict[str, list[str]]:
+    groups = eval_prompts("en")
+    return {"heldout": groups["heldout"], "seen": groups["seen"][:SWEEP_SEEN]}
 
 
 def steps_sweep(pipe, step_list, samplers=("euler", "heun"), shifts=(1.0, 3.0)) -> dict:

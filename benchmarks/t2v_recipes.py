@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from t2v_benchmark import generate, scores  # noqa: E402  (one way to sample, one scoring)
+from t2v_benchmark import eval_prompts, generate, scores  # noqa: E402  (one prompt set, one way to sample and score)
 
 from minivid.checkpoint import read_meta  # noqa: E402
 from minivid.pipeline import TextToVideo  # noqa: E402
-from minivid.world import caption, load_eval_set  # noqa: E402
+from minivid.train import T2V_DEFAULT_SAMPLING  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,9 +39,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    evalset = load_eval_set(ROOT / "data/eval_set.json")
-    group = {name: [caption(s, "en") for g, s in evalset if g == name] for name in ("heldout", "seen", "two_object")}
+    group = eval_prompts("en")
     single, held, two = group["heldout"] + group["seen"], len(group["heldout"]), group["two_object"]
+    sampling = {k: T2V_DEFAULT_SAMPLING[k] for k in ("steps", "guidance", "shift")}  # Euler, as the shipped model
     out = Path(args.out)
     result = {"description": __doc__.strip().split("\n\n", 1)[1], "runs": {}}
     for run in args.runs:
@@ -53,8 +53,8 @@ def main() -> None:
             entry.setdefault("dit_config", meta["config"])
             entry.setdefault("train_config", meta["train_config"])
             pipe = TextToVideo.from_pretrained(snap)
-            videos, _ = generate(pipe, single, steps=20, guidance=4.0, shift=3.0)
-            two_videos, _ = generate(pipe, two, steps=20, guidance=4.0, shift=3.0)
+            videos, _ = generate(pipe, single, sampler="euler", **sampling)
+            two_videos, _ = generate(pipe, two, sampler="euler", **sampling)
             point = {"step": step, "train_seconds": meta["train_seconds"],
                      "single": scores(videos, single), "heldout": scores(videos[:held], single[:held]),
                      "two_object": scores(two_videos, two)}
