@@ -66,6 +66,16 @@ def logit_normal_timesteps(batch: int, mean: float = 0.0, std: float = 1.0, gene
     return torch.sigmoid(mean + std * torch.randn(batch, generator=generator, device=device))
 
 
+def shift_time(t, shift: float = 1.0):
+    """t' = shift t / (1 + (shift - 1) t): Esser et al. 2024 (SD3), eq. 23, the time shift.
+
+    ``shift`` > 1 moves times towards noise (t = 1) while keeping 0 and 1 fixed; in logit
+    space it adds log(shift). The samplers use it to spend more steps at high noise;
+    training can use the same shift so the model practises the times the sampler visits.
+    """
+    return shift * t / (1 + (shift - 1) * t)
+
+
 def sample_timesteps(batch: int, kind: str = "logit_normal", generator=None, device=None, **kwargs):
     """Training times in (0, 1), (b,): ``kind`` is "logit_normal" (default) or "uniform"."""
     if kind == "logit_normal":

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from minivid.diffusion import ddpm_model_time, eps_to_x0
+from minivid.diffusion import ddpm_model_time, eps_to_x0, shift_time
 
 # -----------------------------------------------------------------------------
 # Timesteps
@@ -34,8 +34,7 @@ def flow_timesteps(steps: int, shift: float = 1.0, device=None, dtype=torch.floa
     Esser et al. 2024 (SD3), eq. 23, their fix for larger images and videos whose many
     tokens keep more signal at a given t. shift = 1 leaves the even spacing.
     """
-    t = torch.linspace(1.0, 0.0, steps + 1, device=device, dtype=dtype)
-    return shift * t / (1 + (shift - 1) * t)
+    return shift_time(torch.linspace(1.0, 0.0, steps + 1, device=device, dtype=dtype), shift)
 
 
 def ddpm_timesteps(num_train_steps: int, steps: int | None = None, device=None) -> torch.Tensor:

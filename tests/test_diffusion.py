@@ -17,6 +17,7 @@ from minivid.diffusion import (
     logit_normal_timesteps,
     make_alphas_cumprod,
     sample_timesteps,
+    shift_time,
     velocity_to_eps,
     velocity_to_x0,
     x0_to_eps,
@@ -60,6 +61,10 @@ def test_logit_normal_timesteps():
     shifted = logit_normal_timesteps(20000, mean=1.0, generator=g)
     assert abs(shifted.median().item() - 1 / (1 + math.exp(-1))) < 0.02
     a = sample_timesteps(5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(shift_time(t, 1.0), t)  # shift 1 changes nothing, bit for bit (old runs resume exactly)
+    for shift in (0.5, 3.0):  # the shift adds log(shift) in logit space, keeping 0 and 1 fixed
+        assert torch.allclose(torch.logit(shift_time(t.double(), shift)), torch.logit(t.double()) + math.log(shift))
+        assert shift_time(torch.tensor([0.0, 1.0]), shift).tolist() == [0.0, 1.0]
     assert torch.equal(a, sample_timesteps(5, generator=torch.Generator().manual_seed(1)))
     assert sample_timesteps(5, "uniform").shape == (5,)
     with pytest.raises(ValueError, match="timestep kind"):

@@ -68,6 +68,8 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["eps"], c["eps"])
     assert 0 < a["drop"].sum() < 64 and ((a["t"] > 0) & (a["t"] < 1)).all()
+    shifted = step_batch(tiny_config(caption_dropout=0.5, batch_size=64, timestep_shift=3.0), 7, 1000, LATENT)
+    assert torch.equal(shifted["eps"], a["eps"]) and (shifted["t"] > a["t"]).all()  # same draws, times moved to noise
 
 
 def test_latent_cache_is_encoded_once_and_reused(tmp_path):
