@@ -82,8 +82,11 @@ def eval_prompts(lang: str = "en") -> dict[str, list[str]]:
 
 
 def sweep_prompts() -> dict[str, list[str]]:
+    """The 48 held-out prompts and SWEEP_SEEN seen ones spread evenly over the eval set's list, which is ordered
+    by shape (its first 112 would be 80 circles and 6 rotations: the easy prompts)."""
     groups = eval_prompts("en")
-    return {"heldout": groups["heldout"], "seen": groups["seen"][:SWEEP_SEEN]}
+    seen = groups["seen"]
+    return {"heldout": groups["heldout"], "seen": [seen[i * len(seen) // SWEEP_SEEN] for i in range(SWEEP_SEEN)]}
 
 
 def steps_sweep(pipe, step_list, samplers=("euler", "heun"), shifts=(1.0, 3.0)) -> dict:

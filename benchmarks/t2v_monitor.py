@@ -2,6 +2,7 @@
 
     nohup python benchmarks/t2v_monitor.py --run runs/t2v/edges --every 600 --cache-seconds 661 > runs/t2v/monitor.log 2>&1 &
     python benchmarks/t2v_monitor.py --run runs/t2v/edges --every 600 --cache-seconds 661 --once   # after the fact
+    python benchmarks/t2v_monitor.py --run runs/t2v/more --continues runs/t2v/edges --once  # a run --init-from its export
 
 Every snapshot `runs/t2v/edges/ema-*` that is at least `--every` training seconds
 after the last one evaluated (and the newest one once training has ended) is
@@ -59,6 +60,9 @@ def main() -> None:
     ap.add_argument("--once", action="store_true", help="evaluate what is there now and exit")
     ap.add_argument("--shift", type=float, default=T2V_DEFAULT_SAMPLING["shift"],
                     help="sampling time shift (default: what exported checkpoints recommend)")
+    ap.add_argument("--continues", default=None,
+                    help="the run whose curve this one continues, when its --init-from named a shipped export of that "
+                         "run (e.g. data/t2v/shapes exported from runs/t2v/edges) rather than one of its snapshots")
     ap.add_argument("--earlier-vae", default=None,
                     help="a VAE checkpoint for snapshots written before data/vae/shapes was replaced by a decoder "
                          "fine-tune (same encoder, same latents): used when its sha256 is the one a snapshot records")
@@ -74,6 +78,8 @@ def main() -> None:
     result = json.loads(out.read_text()) if out.exists() else {}
     first = next(iter(sorted(run.glob("ema-*.json"))), None)
     base_steps, base_seconds, base_run = base_of(read_meta(first)) if first else (0, 0.0, None)
+    if base_run is not None and args.continues:
+        base_run = str(args.continues)
     if base_run is not None and result.get("run") == base_run:  # a continuation of the run measured there
         result["continued_by"] = str(args.run)  # its points follow on: steps and seconds count the base's too
     elif result.get("run") not in (None, str(args.run)):  # another run: keep its curve, start a new one

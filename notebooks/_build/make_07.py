@@ -524,31 +524,44 @@ cells = [
     md("""
     ## 6 · How the shipped model was made
 
-    The shipped checkpoint `data/t2v/shapes` is the EMA of one run of the recipe above with the `"shapes-edges"` preset,
-    and its sidecar records the whole training configuration, the steps and the wall-clock. Set
+    The shipped checkpoint `data/t2v/shapes` is the EMA of the recipe above with the `"shapes-edges"` preset, in
+    two runs: the defaults of `T2VTrainConfig` from scratch, then a second run that starts from those weights
+    (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and trains at high noise more often.
+    Its sidecar records the whole training configuration, the steps and the wall-clock of both. Set
     `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a progress bar (training states in
     `runs/t2v/lesson07` at the repository root, resumable: run the cell again after an interruption; the latent cache
-    goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (tens of
-    minutes on one CPU thread: about 100 for the shipped model), much less on a GPU (*Runtime → Change runtime type* on Colab); the lesson then uses
-    your model instead of the shipped one. It exports to `runs/t2v/lesson07/shapes`, not over the shipped file.
+    goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (about three
+    hours on one CPU thread for the shipped model), much less on a GPU (*Runtime → Change runtime type* on Colab);
+    the lesson then uses your model instead of the shipped one. It exports to `runs/t2v/lesson07/shapes`, not over
+    the shipped file.
     """),
     code("""
-    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about 100 minutes on a CPU thread)
+    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about three hours on a CPU thread)
     """),
     code("""
     defaults = T2VTrainConfig()
-    flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(recipe).items()
-             if v != getattr(defaults, k) and not isinstance(v, bool) and k != "threads"]
-    print("the command:  python -m minivid.train t2v --threads 1 --out runs/t2v/edges --export data/t2v/shapes",
-          *flags)
+    # A continuation (--init-from) started from a run of the defaults: the base recorded defaults.steps steps.
+    base_recipe = defaults if recipe.init_from else recipe
+    assert not recipe.init_from or shipped_meta["init_from"]["steps_trained"] == defaults.steps
+    stages = [(base_recipe, "runs/t2v/lesson07/base", "edges")]
+    if recipe.init_from:
+        stages.append((dataclasses.replace(recipe, init_from="runs/t2v/lesson07/base/shapes"),
+                       "runs/t2v/lesson07/more", "cont-shift3"))
+    for c, _, name in stages:
+        flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(c).items()
+                 if v != getattr(defaults, k) and not isinstance(v, bool) and k not in ("threads", "init_from")]
+        start = f"--init-from runs/t2v/{stages[0][2]}/shapes " if c.init_from else ""
+        export = "data/t2v/shapes" if c is stages[-1][0] else f"runs/t2v/{name}/shapes"
+        print(f"python -m minivid.train t2v --threads 1 {start}--out runs/t2v/{name} --export {export}", *flags)
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
         os.chdir(ROOT)  # the recipe's paths (data/vae/shapes, runs/latents) are relative to the repository root
         try:
-            train_t2v(recipe, "runs/t2v/lesson07", resume=True, export="runs/t2v/lesson07/shapes", device="auto")
+            for c, out, _ in stages:
+                train_t2v(c, out, resume=True, export=f"{out}/shapes", device="auto")
         finally:
             os.chdir(here)
-        T2V_PATH = ROOT / "runs/t2v/lesson07/shapes"
+        T2V_PATH = ROOT / stages[-1][1] / "shapes"
     else:
         T2V_PATH = SHIPPED_T2V
     pipe = TextToVideo.from_pretrained(T2V_PATH, device="cpu")
@@ -572,7 +585,8 @@ cells = [
     if shipped_meta.get("init_from"):  # a continuation (--init-from): the run it started from came first
         base = shipped_meta["init_from"]
         total_steps, total_seconds = training_story(shipped_meta)
-        print(f"continued from {base['path']} ({base['steps_trained']:,} steps, {base['train_seconds'] / 60:.0f} min) "
+        print(f"continued from {base['path']} as it was then (sha256 {base['sha256'][:12]}..., "
+              f"{base['steps_trained']:,} steps, {base['train_seconds'] / 60:.0f} min) "
               f"with a fresh optimiser and lr schedule (peak {tc['lr']:g}): {total_steps:,} steps, "
               f"{total_seconds / 60:.0f} min in all")
     print(f"shipped: EMA weights (decay {tc['ema_decay']}), sampling defaults {shipped_meta['sampling']}")

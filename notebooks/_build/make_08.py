@@ -494,7 +494,8 @@ cells = [
     show_video([(clip * 32).round() / 32 for clip, _ in gallery], [caption for _, caption in gallery], scale=2)
     """),
     md("""
-    `benchmarks/t2v_benchmark.py` runs the same sweep on 48 held-out prompts, up to 50 steps, and stores it in
+    `benchmarks/t2v_benchmark.py` runs the same sweep on 160 prompts (the 48 held-out ones and 112 seen ones spread
+    over the eval set), up to 50 steps, and stores it in
     `benchmarks/results/t2v.json`. If the file is in this checkout, here it is, read now (its "model calls" are
     guided velocity calls; with guidance each is two DiT passes). Check the training steps it reports against the
     loaded model's: the file describes the checkpoint that was benchmarked.
