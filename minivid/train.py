@@ -352,7 +352,8 @@ class T2VTrainConfig:
     weight_decay: float = 0.0  # data are plentiful relative to the model: no weight decay
     grad_clip: float = 1.0  # max global gradient norm
     timestep_shift: float = 1.0  # training times t = shift_time(sigmoid(N(0, 1)), shift): > 1 trains more at high
-    # noise, where layout, shape and size are decided (the sampler's shift 3 visits there most); 1 = plain SD3 logit-normal
+    # noise, where the sampler's shift 3 spends its steps (3 measured better for the shipped model's second run,
+    # benchmarks/results/t2v_recipes.json); 1 = plain SD3 logit-normal
     caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout

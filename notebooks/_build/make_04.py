@@ -349,8 +349,8 @@ cells = [
 
     The black outline is the same draw pushed towards noise by SD3's **time shift**, t' = 3t / (1 + 2t)
     (`diffusion.shift_time`, the very function lesson 08's sampler uses to spend more of its steps at high noise).
-    On video latents it paid off: where and how big an object is, and whether it keeps its shape from frame to
-    frame, is decided at high noise. The shipped model's second training run (`--timestep-shift 3`) follows 77.0%
+    On video latents it paid off, most of all on keeping an object the same from frame to frame and on scenes with
+    two objects. The shipped model's second training run (`--timestep-shift 3`) follows 77.0%
     of single-object prompts and 33.6% of two-object prompts, against 73.6% and 23.4% for the same run with
     unshifted times (same start, same batches, same steps; `benchmarks/results/t2v_recipes.json`). The lesson to
     take away: **the timestep distribution is a weighting of the loss**, and it is worth choosing on purpose.

@@ -547,11 +547,11 @@ cells = [
     if recipe.init_from:
         stages.append((dataclasses.replace(recipe, init_from="runs/t2v/lesson07/base/shapes"),
                        "runs/t2v/lesson07/more", "cont-shift3"))
-    for c, _, name in stages:
+    for i, (c, _, name) in enumerate(stages):
         flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(c).items()
                  if v != getattr(defaults, k) and not isinstance(v, bool) and k not in ("threads", "init_from")]
-        start = f"--init-from runs/t2v/{stages[0][2]}/shapes " if c.init_from else ""
-        export = "data/t2v/shapes" if c is stages[-1][0] else f"runs/t2v/{name}/shapes"
+        start = f"--init-from runs/t2v/{stages[0][2]}/shapes " if i > 0 else ""
+        export = "data/t2v/shapes" if i == len(stages) - 1 else f"runs/t2v/{name}/shapes"
         print(f"python -m minivid.train t2v --threads 1 {start}--out runs/t2v/{name} --export {export}", *flags)
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
