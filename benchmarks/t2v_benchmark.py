@@ -8,7 +8,8 @@
    checkpoint's default guidance, seed 0): seen single-object, held-out
    single-object (combinations never in training), the same single-object prompts
    in Chinese (traditional), and two-object prompts; overall and per attribute,
-   next to the probe's ceiling on real rendered clips of the same scenes.
+   next to the probe's ceiling on real rendered clips of the same scenes; and per
+   motion asked for, the fraction of objects that show it (which motions are missed).
 2. Steps vs quality on 160 English prompts (the 48 held-out + 112 seen): Euler and
    Heun at 4, 8, 16, 32, 50 steps, each with uniform steps in t (shift 1) and with
    SD3's time shift 3 (more steps at high noise), with seconds per clip (sampling +
@@ -46,9 +47,22 @@ def generate(pipe, prompts, batch=48, **kw) -> tuple[torch.Tensor, float]:
     return videos, time.perf_counter() - t0
 
 
-def scores(videos, prompts) -> dict:
+def scores(videos, prompts, by_motion: bool = False) -> dict:
     s = prompt_adherence(videos, prompts)
-    return {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
+    out = {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
+    return out | {"motion_by_prompt": motion_by_prompt(s)} if by_motion else out
+
+
+def motion_by_prompt(s: dict) -> dict[str, dict]:
+    """Per motion the prompts ask for: how many prompt objects asked for it, and the fraction that show it
+    (an object of the prompt's colour, detected with that motion): which motions the model has not learnt."""
+    asked, shown = {m: 0 for m in world.MOTIONS}, {m: 0 for m in world.MOTIONS}
+    for clip in s["per_clip"]:
+        found = {o.colour: o.motion for o in clip["detected"]}
+        for _, colour, motion in clip["expected"]:
+            asked[motion] += 1
+            shown[motion] += found.get(colour) == motion
+    return {m: {"objects": asked[m], "shown": round(shown[m] / asked[m], 4)} for m in world.MOTIONS if asked[m]}
 
 
 def adherence_table(pipe, quick: bool, steps: int) -> dict:
@@ -65,7 +79,7 @@ def adherence_table(pipe, quick: bool, steps: int) -> dict:
         prompts = [world.caption(s, lang) for s in scenes]
         videos, secs = generate(pipe, prompts, steps=steps)
         real = world.render_batch(scenes)
-        out[name] = {"model": scores(videos, prompts), "ceiling_real_clips": scores(real, prompts),
+        out[name] = {"model": scores(videos, prompts, by_motion=True), "ceiling_real_clips": scores(real, prompts),
                      "language": lang, "seconds": round(secs, 1), "example_prompt": prompts[0]}
         print(f"  {name}: {out[name]['model']['overall']:.3f} (ceiling {out[name]['ceiling_real_clips']['overall']:.3f}, "
               f"{secs:.0f} s)", flush=True)
@@ -231,6 +245,13 @@ def print_table(r: dict) -> None:
         for name, row in r["adherence"].items():
             print(f"{name:12s} {row['language']:5s} " + " ".join(f"{row['model'][a]:11.3f}" for a in ATTRS)
                   + f" {row['ceiling_real_clips']['overall']:8.3f}")
+        rows = {name: row["model"]["motion_by_prompt"] for name, row in r["adherence"].items()
+                if "motion_by_prompt" in row["model"] and row["language"] == "en"}
+        if rows:
+            print(f"\n{'motion shown, of the objects asked for it':42s}" + " ".join(f"{n:>11s}" for n in rows))
+            for motion in world.MOTIONS:
+                print(f"{motion:42s}" + " ".join(f"{rows[n][motion]['shown']:11.3f}" if motion in rows[n] else
+                                                 f"{'-':>11s}" for n in rows))
     if "steps_vs_quality" in r:
         print(f"\n{'sampler':8s} {'shift':>5s} {'steps':>5s} {'calls':>5s} {'160 prompts':>11s} {'held-out':>9s} {'s/clip':>7s}")
         for row in sorted(r["steps_vs_quality"].values(), key=lambda w: (w["sampler"], w["shift"], w["steps"])):

@@ -61,8 +61,9 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=T2V_DEFAULT_SAMPLING["shift"],
                     help="sampling time shift (default: what exported checkpoints recommend)")
     ap.add_argument("--continues", default=None,
-                    help="the run whose curve this one continues, when its --init-from named a shipped export of that "
-                         "run (e.g. data/t2v/shapes exported from runs/t2v/edges) rather than one of its snapshots")
+                    help="the run whose curve this one continues (the curve's first run), when its --init-from named a "
+                         "shipped export (e.g. data/t2v/shapes exported from runs/t2v/edges, or from a continuation "
+                         "of it) rather than one of that run's snapshots")
     ap.add_argument("--earlier-vae", default=None,
                     help="a VAE checkpoint for snapshots written before data/vae/shapes was replaced by a decoder "
                          "fine-tune (same encoder, same latents): used when its sha256 is the one a snapshot records")
@@ -81,7 +82,9 @@ def main() -> None:
     if base_run is not None and args.continues:
         base_run = str(args.continues)
     if base_run is not None and result.get("run") == base_run:  # a continuation of the run measured there
-        result["continued_by"] = str(args.run)  # its points follow on: steps and seconds count the base's too
+        runs = result.get("continued_by", [])  # its points follow on: steps and seconds count the bases' too
+        runs = [runs] if isinstance(runs, str) else runs  # (one continuation used to be a string)
+        result["continued_by"] = runs + [str(args.run)] * (str(args.run) not in runs)
     elif result.get("run") not in (None, str(args.run)):  # another run: keep its curve, start a new one
         earlier = result.pop("earlier_runs", [])
         result = {"earlier_runs": earlier + [{k: result[k] for k in ("run", "points", "vae_train_seconds",

@@ -45,10 +45,10 @@ from .checkpoint import (CheckpointError, latest_training_state, load_state_dict
 from .device import as_device, autocast_context
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT
-from .text import MAX_PROMPT_TOKENS, encode_batch
+from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
 from .vae import VAE_PRESETS, VideoVAE, psnr
-from .world import ShapesWorld
+from .world import ROTATIONS, ShapesWorld
 
 # ----------------------------------------------------------------------------
 # Stage 1: the video VAE
@@ -355,6 +355,8 @@ class T2VTrainConfig:
     # noise, where the sampler's shift 3 spends its steps (3 measured better for the shipped model's second run,
     # benchmarks/results/t2v_recipes.json); 1 = plain SD3 logit-normal
     caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
+    rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
+    # rotation is the motion the model learns last (benchmarks/results/t2v.json): > 1 spends more steps on it
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -402,15 +404,29 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_000_007 + step)
 
 
-def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape) -> dict:
+def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | None:
+    """How likely each cached clip is to be drawn, (n,): `rotation_weight` for a clip whose caption asks any
+    object to rotate, 1 for the rest; None (uniform draws) when rotation_weight is 1."""
+    if rotation_weight == 1:
+        return None
+    if not rotation_weight > 0:
+        raise ValueError(f"rotation_weight must be > 0, got {rotation_weight}")
+    rotates = torch.tensor([any(motion in ROTATIONS for _, _, motion in parse_prompt(c)) for c in captions])
+    return torch.where(rotates, float(rotation_weight), 1.0)
+
+
+def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
     """Everything random about global batch `step`: clip indices, times t, noise, which captions are dropped.
 
     Drawn on the CPU for the whole global batch, then each DDP rank takes its slice:
     so N ranks compute exactly the gradient one process computes on the full batch.
+    `weights` (n,) from `clip_weights`: draw clips in proportion to them (None: uniformly).
     """
     g = step_generator(cfg.seed, step)
     b = cfg.batch_size
-    return {"index": torch.randint(0, num_clips, (b,), generator=g),
+    index = (torch.randint(0, num_clips, (b,), generator=g) if weights is None
+             else torch.multinomial(weights, b, replacement=True, generator=g))
+    return {"index": index,
             "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
             "eps": torch.randn((b, *latent_shape), generator=g),
             "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
@@ -457,17 +473,23 @@ def init_from_t2v(model: DiT, path) -> dict:
         raise ValueError(f"--init-from {path} is not this model: its {', '.join(changed)} differ from the preset's")
     load_state_dict_strict(model, {k: v.float() for k, v in tensors.items()}, where=str(path))
     return {"path": str(path), "sha256": meta["sha256"], "steps_trained": meta.get("steps_trained", meta.get("step")),
-            "train_seconds": meta.get("train_seconds"), "init_from": meta.get("init_from")}
+            "train_seconds": meta.get("train_seconds"), "train_config": meta.get("train_config"),
+            "init_from": meta.get("init_from")}  # its recipe and its own base: the whole chain rebuilds from one sidecar
+
+
+def training_chain(meta: dict) -> list[dict]:
+    """The runs behind a t2v checkpoint's sidecar `meta`, oldest first: each checkpoint it was continued from
+    with `--init-from` (their `init_from` records: path, sha256, steps_trained, train_seconds, train_config;
+    records written before train_config was kept have none), then `meta` itself."""
+    return (training_chain(meta["init_from"]) if meta.get("init_from") else []) + [meta]
 
 
 def training_story(meta: dict) -> tuple[int, float]:
     """(DiT steps, training seconds) behind a t2v checkpoint's sidecar `meta` (or its `init_from` record),
     counting every checkpoint it was continued from with `--init-from`."""
-    steps, seconds = int(meta.get("steps_trained", meta.get("step", 0))), float(meta.get("train_seconds", 0.0))
-    if meta.get("init_from"):
-        base_steps, base_seconds = training_story(meta["init_from"])
-        steps, seconds = steps + base_steps, seconds + base_seconds
-    return steps, seconds
+    runs = training_chain(meta)
+    return (sum(int(r.get("steps_trained", r.get("step", 0))) for r in runs),
+            sum(float(r.get("train_seconds") or 0.0) for r in runs))
 
 
 def train_t2v(
@@ -511,6 +533,7 @@ def train_t2v(
     latents = cache.latents.float()
     latent_shape = tuple(latents.shape[1:])
     ids_all, mask_all = encode_batch(cache.captions)
+    weights = clip_weights(cache.captions, cfg.rotation_weight)
     null_ids, null_mask = encode_batch([None])
 
     torch.manual_seed(cfg.seed)
@@ -566,7 +589,7 @@ def train_t2v(
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = step_batch(cfg, step, len(latents), latent_shape)
+        batch = step_batch(cfg, step, len(latents), latent_shape, weights)
         index, drop = batch["index"][shard], batch["drop"][shard]
         x0 = latents[index].to(device)
         ids = torch.where(drop[:, None], null_ids, ids_all[index]).to(device)

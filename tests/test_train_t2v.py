@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
-from minivid.train import (LatentCache, T2VTrainConfig, build_dit, ensure_latent_cache, export_from_run,
-                           init_from_t2v, main, step_batch, t2v_cache_path, train_t2v, training_story)
+from minivid.train import (LatentCache, T2VTrainConfig, build_dit, clip_weights, ensure_latent_cache,
+                           export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, train_t2v,
+                           training_chain, training_story)
 from minivid.world import ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
@@ -72,6 +73,23 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     assert torch.equal(shifted["eps"], a["eps"]) and (shifted["t"] > a["t"]).all()  # same draws, times moved to noise
 
 
+def test_rotation_weight_draws_rotating_clips_that_much_more_often():
+    captions = ["a red square rotates clockwise", "一个蓝色的三角形逆时针旋转", "a red circle moves left",
+                "a green circle bounces and a blue square rotates counterclockwise", "白色的正方形靜止不動"]
+    assert clip_weights(captions, 1.0) is None  # uniform: step_batch draws exactly as before the option existed
+    assert clip_weights(captions, 3.0).tolist() == [3.0, 3.0, 1.0, 3.0, 1.0]  # either object, either language
+    with pytest.raises(ValueError, match="rotation_weight"):
+        clip_weights(captions, 0.0)
+    n = 1000
+    rotating = torch.arange(n) < 200  # a fifth of the clips rotate: with weight 4, half the draws should
+    weights = torch.where(rotating, 4.0, 1.0)
+    cfg = tiny_config(batch_size=4096)
+    drawn = step_batch(cfg, 7, n, LATENT, weights)["index"]
+    assert abs(rotating[drawn].float().mean().item() - 0.5) < 0.03  # ~4 standard errors of a 4096-draw share
+    assert torch.equal(drawn, step_batch(cfg, 7, n, LATENT, weights)["index"])  # still a pure function of (seed, step)
+    assert abs(rotating[step_batch(cfg, 7, n, LATENT)["index"]].float().mean().item() - 0.2) < 0.03
+
+
 def test_latent_cache_is_encoded_once_and_reused(tmp_path):
     cfg = tiny_config(cache_clips=4)
     cache = ensure_latent_cache(cfg, tmp_path, progress=False)
@@ -121,6 +139,9 @@ def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
     assert meta["init_from"]["sha256"] == base_meta["sha256"] and meta["steps_trained"] == 6
     steps, seconds = training_story(meta)  # this run's steps and seconds plus its base's
     assert steps == 12 and seconds == pytest.approx(meta["train_seconds"] + base_meta["train_seconds"])
+    first, last = training_chain(meta)  # oldest first; each stage's recipe travels with the export
+    assert T2VTrainConfig(**first["train_config"]) == tiny_config() and last is meta
+    assert T2VTrainConfig(**last["train_config"]) == cfg
     export_from_run(tmp_path / "more", tmp_path / "again")
     assert read_meta(tmp_path / "again")["init_from"] == meta["init_from"]
 

@@ -58,7 +58,7 @@ cells = [
                                     read_meta)
     from minivid.pipeline import TextToVideo
     from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, ema_update, load_latents, lr_at,
-                               step_batch, train_t2v, training_story)
+                               step_batch, train_t2v, training_chain, training_story)
     from minivid.vae import VideoVAE
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
@@ -540,19 +540,22 @@ cells = [
     """),
     code("""
     defaults = T2VTrainConfig()
-    # A continuation (--init-from) started from a run of the defaults: the base recorded defaults.steps steps.
-    base_recipe = defaults if recipe.init_from else recipe
-    assert not recipe.init_from or shipped_meta["init_from"]["steps_trained"] == defaults.steps
-    stages = [(base_recipe, "runs/t2v/lesson07/base", "edges")]
-    if recipe.init_from:
-        stages.append((dataclasses.replace(recipe, init_from="runs/t2v/lesson07/base/shapes"),
-                       "runs/t2v/lesson07/more", "cont-shift3"))
+    # The shipped model's runs, oldest first: each later one continued the one before (--init-from). Each record
+    # carries its recipe; a record older than that habit is the first run, made with the defaults (its steps check it).
+    chain = training_chain(shipped_meta)
+    assert all(r.get("train_config") for r in chain[1:]) and (chain[0].get("train_config")
+                                                              or chain[0]["steps_trained"] == defaults.steps)
+    stages = []  # (config, run directory here, run directory in the printed command)
+    for i, r in enumerate(chain):
+        c = T2VTrainConfig(**r["train_config"]) if r.get("train_config") else defaults
+        c = dataclasses.replace(c, init_from=f"{stages[-1][1]}/shapes" if stages else "")
+        stages.append((c, f"runs/t2v/lesson07/run{i + 1}", f"runs/t2v/run{i + 1}"))
     for i, (c, _, name) in enumerate(stages):
         flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(c).items()
                  if v != getattr(defaults, k) and not isinstance(v, bool) and k not in ("threads", "init_from")]
-        start = f"--init-from runs/t2v/{stages[0][2]}/shapes " if i > 0 else ""
-        export = "data/t2v/shapes" if i == len(stages) - 1 else f"runs/t2v/{name}/shapes"
-        print(f"python -m minivid.train t2v --threads 1 {start}--out runs/t2v/{name} --export {export}", *flags)
+        start = f"--init-from {stages[i - 1][2]}/shapes " if i > 0 else ""
+        export = "data/t2v/shapes" if i == len(stages) - 1 else f"{name}/shapes"
+        print(f"python -m minivid.train t2v --threads 1 {start}--out {name} --export {export}", *flags)
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
         os.chdir(ROOT)  # the recipe's paths (data/vae/shapes, runs/latents) are relative to the repository root
@@ -582,13 +585,13 @@ cells = [
           f"({seen / tc['cache_clips']:.1f} passes over the cache)")
     print(f"wall-clock: {seconds / 60:.0f} min ({steps_done / seconds:.2f} steps/s), "
           f"{tc['threads'] or 'default'} CPU thread(s)")
-    if shipped_meta.get("init_from"):  # a continuation (--init-from): the run it started from came first
-        base = shipped_meta["init_from"]
+    if shipped_meta.get("init_from"):  # a continuation (--init-from): the runs it started from came first
+        for i, r in enumerate(reversed(chain[:-1])):
+            print(f"{'  which ' if i else ''}continued from {r['path']} as it was then (sha256 {r['sha256'][:12]}..., "
+                  f"{r['steps_trained']:,} steps, {r['train_seconds'] / 60:.0f} min)")
         total_steps, total_seconds = training_story(shipped_meta)
-        print(f"continued from {base['path']} as it was then (sha256 {base['sha256'][:12]}..., "
-              f"{base['steps_trained']:,} steps, {base['train_seconds'] / 60:.0f} min) "
-              f"with a fresh optimiser and lr schedule (peak {tc['lr']:g}): {total_steps:,} steps, "
-              f"{total_seconds / 60:.0f} min in all")
+        print(f"each continuation with a fresh optimiser and lr schedule (this one's peak {tc['lr']:g}): "
+              f"{len(chain)} runs, {total_steps:,} steps, {total_seconds / 60:.0f} min in all")
     print(f"shipped: EMA weights (decay {tc['ema_decay']}), sampling defaults {shipped_meta['sampling']}")
     print("\\nfull training config:", json.dumps(tc))
     if "history" in shipped_meta:  # a loss curve, if the run recorded one in the sidecar
