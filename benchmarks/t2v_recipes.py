@@ -56,8 +56,8 @@ def main() -> None:
             videos, _ = generate(pipe, single, sampler="euler", **sampling)
             two_videos, _ = generate(pipe, two, sampler="euler", **sampling)
             point = {"step": step, "train_seconds": meta["train_seconds"],
-                     "single": scores(videos, single), "heldout": scores(videos[:held], single[:held]),
-                     "two_object": scores(two_videos, two)}
+                     "single": scores(videos, single, by_motion=True), "heldout": scores(videos[:held], single[:held]),
+                     "two_object": scores(two_videos, two, by_motion=True)}
             entry["points"].append(point)
             print(f"{run} step {step}: single {point['single']['overall']:.3f}, held-out "
                   f"{point['heldout']['overall']:.3f}, two-object {point['two_object']['overall']:.3f}",

@@ -525,18 +525,19 @@ cells = [
     ## 6 · How the shipped model was made
 
     The shipped checkpoint `data/t2v/shapes` is the EMA of the recipe above with the `"shapes-edges"` preset, in
-    two runs: the defaults of `T2VTrainConfig` from scratch, then a second run that starts from those weights
-    (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and trains at high noise more often.
-    Its sidecar records the whole training configuration, the steps and the wall-clock of both. Set
+    three runs: the defaults of `T2VTrainConfig` from scratch, then a run that starts from those weights
+    (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and trains at high noise more often,
+    then one more like it. Its sidecar records each run's training configuration, steps and wall-clock
+    (`train.training_chain` lists them, oldest first). Set
     `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a progress bar (training states in
     `runs/t2v/lesson07` at the repository root, resumable: run the cell again after an interruption; the latent cache
-    goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (about three
-    hours on one CPU thread for the shipped model), much less on a GPU (*Runtime → Change runtime type* on Colab);
-    the lesson then uses your model instead of the shipped one. It exports to `runs/t2v/lesson07/shapes`, not over
-    the shipped file.
+    goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (about four
+    and a half hours on one CPU thread for the shipped model), much less on a GPU (*Runtime → Change runtime type*
+    on Colab); the lesson then uses your model instead of the shipped one. Each run exports to
+    `runs/t2v/lesson07/run<i>/shapes`, never over the shipped file.
     """),
     code("""
-    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about three hours on a CPU thread)
+    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about four and a half hours on a CPU thread)
     """),
     code("""
     defaults = T2VTrainConfig()
