@@ -50,7 +50,7 @@ def generate(pipe, prompts, batch=48, **kw) -> tuple[torch.Tensor, float]:
 def scores(videos, prompts, by_motion: bool = False) -> dict:
     s = prompt_adherence(videos, prompts)
     out = {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
-    return out | {"motion_by_prompt": motion_by_prompt(s)} if by_motion else out
+    return (out | {"motion_by_prompt": motion_by_prompt(s)}) if by_motion else out
 
 
 def motion_by_prompt(s: dict) -> dict[str, dict]:

@@ -356,7 +356,8 @@ class T2VTrainConfig:
     # benchmarks/results/t2v_recipes.json); 1 = plain SD3 logit-normal
     caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
     rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
-    # rotation is the motion the model learns last (benchmarks/results/t2v.json): > 1 spends more steps on it
+    # rotation is the one motion the shipped model misses (benchmarks/results/t2v.json), but 3 for 9,000 more steps
+    # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3)
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
