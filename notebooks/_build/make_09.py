@@ -31,7 +31,8 @@ cells = [
     - what counts as a **hit** (colour, shape, motion, temporal consistency, per object; two-object prompts);
     - adherence of the shipped model on **seen** prompts, **held-out combinations** (the "imagination" test),
       the same prompts **in Chinese**, and **two-object** prompts, with error bars, next to the full benchmark;
-    - where it goes wrong: **confusion matrices** (asked vs read) and a **failure gallery**;
+    - where it goes wrong: **confusion matrices** (asked vs read), **where rotation is lost** (real clips noised to
+      a time t and finished by the model) and a **failure gallery**;
     - to compute adherence from a list of detections yourself.
 
     Runs top to bottom in a minute or two on a laptop CPU; generating ~170 clips with the model is most of it.
@@ -772,6 +773,8 @@ cells = [
       they share token ids) test the language; **two-object** prompts test binding each attribute to its object.
     - **Confusion matrices** and a **failure gallery** show *what* goes wrong, which is what tells you what to
       train next.
+    - Finishing real clips from a noise level t shows **where** it goes wrong: the shipped model finishes a
+      rotation from moderate noise but does not create one from high noise, where a random pose must be chosen.
 
     **Next:** this is the last lesson of the course. To improve the numbers, go back to
     [07 · Training text-to-video](07_training_text_to_video.ipynb) and
