@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from minivid import sampling, world
-from minivid.diffusion import add_noise
-from minivid.evaluate import prompt_adherence
-from minivid.pipeline import DEFAULT_PATH, TextToVideo
-from minivid.text import encode_batch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as t2v_recipes.py)
 
-ROOT = Path(__file__).resolve().parents[1]
-ATTRS = ("overall", "colour", "shape", "motion", "consistency")
+from minivid import sampling, world  # noqa: E402
+from minivid.diffusion import add_noise  # noqa: E402
+from minivid.pipeline import DEFAULT_PATH, TextToVideo  # noqa: E402
+from minivid.text import encode_batch  # noqa: E402
 
 
 @torch.no_grad()
@@ -68,8 +68,7 @@ def main() -> None:
     for t_start in [float(x) for x in args.starts.split(",")]:
         row, t0 = {"t_start": t_start}, time.perf_counter()
         for g in groups:
-            s = prompt_adherence(finish_from(pipe, latents[g], prompts[g], t_start), prompts[g])
-            row[g] = {k: round(float(s[k]), 4) for k in ATTRS}
+            row[g] = scores(finish_from(pipe, latents[g], prompts[g], t_start), prompts[g])
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(f"from t = {t_start:.1f}: rotating {row['rotating']['overall']:.3f} (motion {row['rotating']['motion']:.3f}), "
