@@ -9,7 +9,8 @@ its training data. This asks at which noise level the rotation gets lost. The
 eval set's seen single-object scenes that rotate (and as many that do not, spread
 over the rest, as a control) are rendered, encoded by the VAE, noised to time t
 (x_t = (1 - t) x0 + t eps, seed 0) and finished from there with the checkpoint's
-recommended sampler (its time grid cut at t: Euler, guidance, shift), then scored
+recommended sampler (its time grid cut at t: Euler, guidance, shift) -- the
+pipeline's editing mode, `pipe(prompts, init_video=clips, strength=t)` -- then scored
 with `minivid.evaluate.prompt_adherence` against their captions. t = 1 is ordinary
 sampling from noise; a small t only cleans up what is already there (SDEdit, Meng et
 al. 2022). The noise level at which the rotating clips' score falls while the
@@ -28,24 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as t2v_recipes.py)
 
-from minivid import sampling, world  # noqa: E402
-from minivid.diffusion import add_noise  # noqa: E402
+from minivid import world  # noqa: E402
 from minivid.pipeline import DEFAULT_PATH, TextToVideo  # noqa: E402
-from minivid.text import encode_batch  # noqa: E402
-
-
-@torch.no_grad()
-def finish_from(pipe: TextToVideo, x0: torch.Tensor, prompts: list[str], t_start: float, seed: int = 0) -> torch.Tensor:
-    """Noise latents x0 (b z t h w) to t_start, then run the checkpoint's sampler from there; videos b t c h w."""
-    d = pipe.defaults
-    b = len(prompts)
-    ts = sampling.flow_timesteps(int(d["steps"]), shift=float(d["shift"]))
-    ts = torch.cat([torch.tensor([t_start]), ts[ts < t_start - 1e-6]])  # the sampler's grid below t_start
-    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-    x = add_noise(x0, eps, torch.full((b,), t_start))
-    fn = sampling.classifier_free_guidance(pipe.dit, encode_batch(prompts), encode_batch([None] * b), float(d["guidance"]))
-    run = sampling.heun_sample if d["sampler"] == "heun" else sampling.euler_sample
-    return pipe.vae.decode_latents(run(fn, x, ts))
 
 
 def main() -> None:
@@ -62,13 +47,13 @@ def main() -> None:
     others = [s for s in seen if s.objects[0].motion not in world.ROTATIONS]
     others = [others[i * len(others) // len(rotating)] for i in range(len(rotating))]  # spread over the eval set
     groups = {"rotating": rotating, "not_rotating": others}
-    latents = {g: pipe.vae.encode_clips(world.render_batch(scenes)) for g, scenes in groups.items()}
+    clips = {g: world.render_batch(scenes) for g, scenes in groups.items()}
     prompts = {g: [world.caption(s, "en") for s in scenes] for g, scenes in groups.items()}
     rows = []
     for t_start in [float(x) for x in args.starts.split(",")]:
         row, t0 = {"t_start": t_start}, time.perf_counter()
         for g in groups:
-            row[g] = scores(finish_from(pipe, latents[g], prompts[g], t_start), prompts[g])
+            row[g] = scores(pipe(prompts[g], init_video=clips[g], strength=t_start), prompts[g])
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(f"from t = {t_start:.1f}: rotating {row['rotating']['overall']:.3f} (motion {row['rotating']['motion']:.3f}), "

@@ -18,6 +18,11 @@ What happens, step by step (each a few lines below):
    prompt the model saw for 10% of training captions).
 4. The VAE named in the checkpoint (whose sha256 must match) decodes the latents.
 
+Editing (SDEdit, Meng et al. 2022). `pipe(prompts, init_video=clips, strength=t)`
+encodes real clips, noises them to time t along the training path and samples from
+there (the same time grid, cut at t: `sampling.truncate_timesteps`): a small t keeps
+the clip and changes what little noise allows (a colour), t = 1 is ordinary sampling.
+
 Samplers. The shipped checkpoint is a flow-matching (velocity) model, so its
 native samplers are "euler" and "heun". "ddim" is accepted and runs Euler: for the
 straight path x_t = (1 - t) x0 + t eps, a deterministic DDIM step
@@ -38,7 +43,7 @@ from tqdm.auto import tqdm
 from . import sampling
 from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta
 from .device import as_device
-from .diffusion import make_alphas_cumprod
+from .diffusion import add_noise, make_alphas_cumprod
 from .dit import DiT, DiTConfig
 from .text import encode_batch, parse_prompt
 from .vae import VideoVAE
@@ -130,10 +135,24 @@ class TextToVideo:
             raise ValueError(f"frames must be 1 + a multiple of {ft} (e.g. 17 or 33), got {frames}")
         return z, 1 + (frames - 1) // ft, h, w
 
+    def _init_latents(self, init_video, strength, b: int):
+        """init_video (B or 1, T, 3, H, W) -> clean latents b z t' h' w' and the start time t = strength."""
+        strength = 0.6 if strength is None else float(strength)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1] (0 keeps the clip, 1 ignores it), got {strength}")
+        if self.parameterisation != "flow":
+            raise ValueError("init_video (SDEdit) needs a flow-matching checkpoint; this one is "
+                             f"{self.parameterisation!r}")
+        if isinstance(init_video, torch.Tensor) and init_video.ndim == 5 and init_video.shape[0] not in (1, b):
+            raise ValueError(f"init_video has {init_video.shape[0]} clips for {b} prompts; give one per prompt "
+                             "or one for all")
+        x0 = self.vae.encode_clips(init_video.to(self.device))  # checks the layout b t c h w, says what is wrong
+        return x0.expand(b, *x0.shape[1:]), strength
+
     @torch.no_grad()
     def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                       progress=False) -> torch.Tensor:
-        """Latents (B, z, t', h', w') for the prompts (validated first)."""
+                       progress=False, init_video=None, strength=None) -> torch.Tensor:
+        """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
             raise ValueError("give at least one prompt")
@@ -145,10 +164,19 @@ class TextToVideo:
         guidance = float(self.defaults["guidance"] if guidance is None else guidance)
         shift = float(self.defaults["shift"] if shift is None else shift)
         sampler = self._check_sampler(self.defaults["sampler"] if sampler is None else sampler)
-        shape = self.latent_size(frames)
         b, device = len(prompts), self.device
+        if init_video is None:
+            if strength is not None:
+                raise ValueError("strength only applies when editing a clip: pass init_video as well")
+            x0, t_start = None, 1.0
+            shape = self.latent_size(frames)
+        else:
+            x0, t_start = self._init_latents(init_video, strength, b)
+            shape = tuple(x0.shape[1:])
 
         x = torch.stack([noise_for(i, seed, shape, device) for i in range(b)])
+        if x0 is not None:  # SDEdit (Meng et al. 2022): noise the clip to t_start along the training path
+            x = add_noise(x0, x, torch.full((b,), t_start, device=device))
         ids, mask = (t.to(device) for t in encode_batch(prompts))
         null_ids, null_mask = (t.to(device) for t in encode_batch([None] * b))
         bar = tqdm(total=steps, disable=not progress, desc=f"{sampler} x{steps}")
@@ -158,7 +186,8 @@ class TextToVideo:
 
         if self.parameterisation == "flow":
             fn = sampling.classifier_free_guidance(self.dit, (ids, mask), (null_ids, null_mask), guidance)
-            ts = sampling.flow_timesteps(steps, shift=shift, device=device)
+            ts = sampling.truncate_timesteps(sampling.flow_timesteps(steps, shift=shift, device=device), t_start)
+            bar.total = len(ts) - 1  # fewer steps when editing from t_start < 1
             run = sampling.heun_sample if sampler == "heun" else sampling.euler_sample
             out = run(fn, x, ts, callback=callback)
         else:
@@ -177,12 +206,20 @@ class TextToVideo:
 
     @torch.no_grad()
     def __call__(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                 progress=False) -> torch.Tensor:
+                 progress=False, init_video=None, strength=None) -> torch.Tensor:
         """Videos (B, T, 3, H, W), float in [0, 1], for a prompt or a list of prompts (English or Chinese).
 
         steps / guidance / sampler / shift default to the checkpoint's recommended
         settings (20 Euler steps; see `self.defaults`). Same seed + prompt + position
         -> the same video.
+
+        Editing instead of drawing (SDEdit): pass `init_video` (B, T, 3, H, W) in
+        [0, 1], one clip per prompt or one for all, and `strength` in [0, 1]
+        (default 0.6): how much noise is put on the clip before the model finishes
+        it under the prompt. 0 gives the clip back through the VAE, 1 ignores it
+        (exactly ordinary sampling). The clip sets the frame count (`frames` is
+        not used) and is encoded by the checkpoint's VAE.
         """
-        latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress)
+        latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress,
+                                      init_video, strength)
         return self.vae.decode_latents(latents).float().cpu()

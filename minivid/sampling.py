@@ -37,6 +37,20 @@ def flow_timesteps(steps: int, shift: float = 1.0, device=None, dtype=torch.floa
     return shift_time(torch.linspace(1.0, 0.0, steps + 1, device=device, dtype=dtype), shift)
 
 
+def truncate_timesteps(ts: torch.Tensor, t_start: float) -> torch.Tensor:
+    """A sampler's time grid started part-way, at t_start: t_start, then the grid's times below it.
+
+    For editing a clip rather than drawing one from noise (SDEdit, Meng et al. 2022):
+    noise the clip's latents to t_start and integrate from there, on the same grid the
+    sampler always uses, so t_start = 1 is ordinary sampling and fewer steps remain
+    the smaller t_start is. ts runs from 1 down to 0 (`flow_timesteps`).
+    """
+    if not 0.0 <= t_start <= 1.0:
+        raise ValueError(f"t_start must be in [0, 1], got {t_start}")
+    below = ts[ts < t_start - 1e-6]
+    return torch.cat([ts.new_tensor([t_start]), below])
+
+
 def ddpm_timesteps(num_train_steps: int, steps: int | None = None, device=None) -> torch.Tensor:
     """Descending integer steps from K-1 to 0, (steps,); all K training steps by default.
 

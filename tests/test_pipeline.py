@@ -60,6 +60,27 @@ def test_samplers(pipe):
         pipe(prompt, steps=2, frames=16)
 
 
+def test_editing_a_clip_sdedit(pipe):
+    from minivid import world
+    prompt = "a blue circle moves left"
+    clip = world.render_batch([world.sample_scene(0, num_objects=1)])  # (1, 17, 3, 32, 32)
+    plain = pipe(prompt, steps=3, seed=5)
+    assert torch.equal(pipe(prompt, steps=3, seed=5, init_video=clip, strength=1.0), plain)  # t = 1 ignores the clip
+    kept = pipe(prompt, steps=3, init_video=clip, strength=0.0)  # no noise, no steps: the VAE round trip
+    assert torch.equal(kept, pipe.vae.decode_latents(pipe.vae.encode_clips(clip)))
+    half = pipe([prompt, "a red square moves up"], steps=3, init_video=clip)  # one clip for both prompts
+    assert half.shape == (2, 17, 3, 32, 32)
+    assert not torch.allclose(half[0], plain[0]) and not torch.allclose(half[0], kept[0])
+    with pytest.raises(ValueError, match="strength must be in"):
+        pipe(prompt, init_video=clip, strength=1.5)
+    with pytest.raises(ValueError, match="pass init_video"):
+        pipe(prompt, strength=0.5)
+    with pytest.raises(ValueError, match="2 clips for 3 prompts"):
+        pipe([prompt] * 3, init_video=clip.expand(2, -1, -1, -1, -1))
+    with pytest.raises(ValueError, match="t = 1 \\+ 4k"):
+        pipe(prompt, init_video=clip[:, :16])
+
+
 def test_bad_prompts_fail_clearly(pipe):
     with pytest.raises(PromptError, match="circel"):
         pipe(["a red circle moves left", "a red circel moves left"], steps=2)

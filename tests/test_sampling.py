@@ -20,6 +20,7 @@ from minivid.sampling import (
     euler_sample,
     flow_timesteps,
     heun_sample,
+    truncate_timesteps,
 )
 
 MU, S = torch.tensor([1.5, -0.5], dtype=torch.float64), 0.5
@@ -93,6 +94,28 @@ def test_flow_sampler_error_shrinks_at_its_order(sampler, order, shift):
     ]
     for coarse, fine in zip(errors, errors[1:]):
         assert 0.8 * 2**order < coarse / fine < 1.25 * 2**order  # halving h divides the error by 2^order
+
+
+def test_truncated_grid_starts_at_t_start_and_keeps_the_grid_below():
+    ts = flow_timesteps(10, shift=3.0)
+    assert torch.equal(truncate_timesteps(ts, 1.0), ts)  # from pure noise: the whole grid
+    part = truncate_timesteps(ts, 0.5)
+    assert part[0] == 0.5 and torch.equal(part[1:], ts[ts < 0.5]) and part[-1] == 0
+    assert torch.equal(truncate_timesteps(ts, 0.0), torch.zeros(1))  # no steps: the clip as it is
+    with pytest.raises(ValueError, match="t_start"):
+        truncate_timesteps(ts, 1.5)
+
+
+@pytest.mark.parametrize("t_start", [0.3, 0.7])
+def test_editing_from_t_start_follows_the_exact_ode_map(t_start):
+    """SDEdit: noise data to t_start, integrate from there; the exact map is x_t -> mu + s * (x_t - m_t) / sd_t."""
+    x0, eps = MU + S * noise(seed=1), noise(seed=2)
+    x_t = (1 - t_start) * x0 + t_start * eps
+    sd_t = ((1 - t_start) ** 2 * S**2 + t_start**2) ** 0.5
+    exact = MU + S * (x_t - (1 - t_start) * MU) / sd_t
+    x = heun_sample(gaussian_velocity, x_t, truncate_timesteps(flow_timesteps(32, dtype=torch.float64), t_start))
+    assert (x - exact).abs().max() < 0.01  # Heun, ~10-23 steps left (0.02 at 16 from t = 1, above)
+    assert_gaussian_stats(x)
 
 
 def test_callback_sees_every_step():

@@ -549,16 +549,18 @@ cells = [
     code("""
     from minivid import sampling
     from minivid.diffusion import add_noise
+    from minivid.pipeline import noise_for
 
 
     @torch.no_grad()
-    def finish_from(x0, prompts, t_start, seed=0):
-        \"\"\"Noise latents x0 (b z t h w) to t_start, then run the model's sampler from there: videos b t c h w.\"\"\"
+    def finish_from(clips, prompts, t_start, seed=0):
+        \"\"\"Encode clips (b t c h w), noise them to t_start, run the model's sampler from there: videos b t c h w.\"\"\"
         d, b = pipe.defaults, len(prompts)
+        x0 = pipe.vae.encode_clips(clips)                                      # b z t' h' w'
+        eps = torch.stack([noise_for(i, seed, x0.shape[1:], "cpu") for i in range(b)])  # prompt i's own noise
+        x = add_noise(x0, eps, torch.full((b,), t_start))                      # x_t = (1 - t) x0 + t eps
         ts = sampling.flow_timesteps(d["steps"], shift=d["shift"])
-        ts = torch.cat([torch.tensor([t_start]), ts[ts < t_start - 1e-6]])  # the sampler's grid below t_start
-        eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
-        x = add_noise(x0, eps, torch.full((b,), t_start))
+        ts = torch.cat([torch.tensor([t_start]), ts[ts < t_start - 1e-6]])     # the sampler's grid below t_start
         fn = sampling.classifier_free_guidance(pipe.dit, text.encode_batch(prompts), text.encode_batch([None] * b),
                                                d["guidance"])
         return pipe.vae.decode_latents(sampling.euler_sample(fn, x, ts))
@@ -569,9 +571,17 @@ cells = [
     STARTS = (0.5, 0.7, 0.9, 1.0)
     live = {}
     for name, scenes in (("rotating", rotating), ("not rotating", others)):
-        ps = [world.caption(s, "en") for s in scenes]
-        x0 = pipe.vae.encode_clips(world.render_batch(scenes))
-        live[name] = [evaluate.prompt_adherence(finish_from(x0, ps, t), ps)["overall"] for t in STARTS]
+        ps, clips = [world.caption(s, "en") for s in scenes], world.render_batch(scenes)
+        live[name] = [evaluate.prompt_adherence(finish_from(clips, ps, t), ps)["overall"] for t in STARTS]
+    """),
+    md("""
+    The package has this as the pipeline's **editing mode**: `pipe(prompts, init_video=clips, strength=t)` (SDEdit;
+    `strength` is the noise level t). Our few lines give the same videos:
+    """),
+    code("""
+    ps, clips = [world.caption(s, "en") for s in rotating[:3]], world.render_batch(rotating[:3])
+    assert torch.allclose(finish_from(clips, ps, 0.7), pipe(ps, init_video=clips, strength=0.7), atol=1e-5)
+    print("finish_from == pipe(..., init_video=, strength=)")
     """),
     code("""
     rot_path = ROOT / "benchmarks/results/t2v_rotation.json"
