@@ -302,7 +302,9 @@ def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dt
         indices += [int(item["index"]) for item in items]
         captions += [item["caption"] for item in items]
     described = {k: getattr(dataset, k) for k in ("length", "split", "seed", "frames", "height", "width",
-                                                  "two_object_prob", "languages", "num_objects") if hasattr(dataset, k)}
+                                                  "two_object_prob", "languages", "num_objects", "rotation_start",
+                                                  "rotation_speed")
+                 if hasattr(dataset, k)}
     return save_tensors(path, {"latents": torch.cat(latents), "indices": torch.tensor(indices, dtype=torch.int64)},
                         kind="latents", config=vae.cfg.to_dict(), scaling_factor=float(vae.scaling_factor),
                         layout="n z t h w", scaled=True, captions=captions,
@@ -358,6 +360,10 @@ class T2VTrainConfig:
     rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
     # rotation is the one motion the shipped model misses (benchmarks/results/t2v.json), but 3 for 9,000 more steps
     # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3)
+    rotation_start: str = "random"  # a rotating shape's pose at frame 0 in the training clips: "random" (uniform
+    # over its symmetry) or "canonical" (upright, like every shape that does not rotate). Any pose satisfies the
+    # spec; an upright start leaves the model one pose to draw instead of a random one to commit to
+    rotation_speed: float = 0.0  # 0: a rotation's speed is drawn from the spec's 10..20 deg/frame; else this speed
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -380,7 +386,9 @@ def vae_sha256(path) -> str:
 
 def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
     """Where the latent cache of `cfg` lives: named by the VAE's sha256, so a retrained VAE never reuses stale latents."""
-    return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}"
+    narrowed = ("" if cfg.rotation_start == "random" else f"-{cfg.rotation_start}") + \
+        (f"-spin{cfg.rotation_speed:g}" if cfg.rotation_speed else "")
+    return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
 
 
 def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True) -> LatentCache:
@@ -389,13 +397,15 @@ def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, p
     try:
         cache = load_latents(path)
         d = cache.meta["dataset"]
-        if (d.get("split"), d.get("seed"), len(cache)) == ("train", cfg.data_seed, cfg.cache_clips):
+        found = (d.get("split"), d.get("seed"), len(cache), d.get("rotation_start", "random"), d.get("rotation_speed"))
+        if found == ("train", cfg.data_seed, cfg.cache_clips, cfg.rotation_start, cfg.rotation_speed or None):
             return cache
         print(f"latent cache {path} does not match the config, re-encoding", file=sys.stderr)
     except CheckpointError:
         pass
     vae = VideoVAE.from_pretrained(cfg.vae, device=device)
-    dataset = ShapesWorld(cfg.cache_clips, "train", cfg.data_seed)
+    dataset = ShapesWorld(cfg.cache_clips, "train", cfg.data_seed, rotation_start=cfg.rotation_start,
+                          rotation_speed=cfg.rotation_speed or None)
     cache_latents(vae, dataset, cfg.cache_clips, path, progress=progress)
     return load_latents(path)
 

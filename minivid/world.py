@@ -13,6 +13,10 @@ documents what the spec leaves open:
   for the signed distance d of the pixel centre to the outline).
 - Shapes that do not rotate keep a canonical pose (squares axis-aligned,
   triangles pointing up), so a tilted shape always means rotation.
+- A rotating shape starts at a random pose (uniform over its symmetry period).
+  Two training options narrow rotations within the spec: `rotation_start=
+  "canonical"` starts it upright, `rotation_speed` fixes its speed (see
+  `minivid.train.T2VTrainConfig`). The eval set uses the full spec.
 - The motion law is defined per frame, independent of the clip length: a
   64-frame clip continues the 17-frame one. Start positions are chosen so the
   object stays fully in view for the default 17 frames on the given canvas; a
@@ -66,6 +70,7 @@ FIRST_IMPACT_RANGE = (4.5, 8.0)  # frame of the first bounce, which fixes gravit
 MIN_GAP_PX = 2.0  # two objects never come closer than this (outline to outline)
 SYMMETRY_DEG = {"circle": 0.0, "square": 90.0, "triangle": 120.0}  # rotational symmetry period
 CANONICAL_ANGLE = {"circle": 0.0, "square": 0.0, "triangle": -90.0}  # triangle apex up
+ROTATION_STARTS = ("random", "canonical")  # a rotating shape's pose at frame 0: uniform over its symmetry, or upright
 
 # ----------------------------------------------------------------------------
 # Scene specs
@@ -274,15 +279,35 @@ def journey_start(rng: np.random.Generator, lo: float, hi: float, shift: float) 
     return rng.uniform(first, last)
 
 
+def check_rotation_options(rotation_start: str, rotation_speed: float | None) -> None:
+    if rotation_start not in ROTATION_STARTS:
+        raise ValueError(f"rotation_start must be one of {ROTATION_STARTS}, got {rotation_start!r}")
+    if rotation_speed is not None and not SPIN_RANGE[0] <= rotation_speed <= SPIN_RANGE[1]:
+        raise ValueError(f"rotation_speed must be None (drawn) or within the spec's {SPIN_RANGE} deg/frame, "
+                         f"got {rotation_speed}")
+
+
 def sample_object(
-    rng, shape: str, colour: str, motion: str, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH
+    rng, shape: str, colour: str, motion: str, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
+    rotation_start: str = "random",
+    rotation_speed: float | None = None,
 ) -> ObjectSpec:
-    """Draw the free parameters of one object so that it obeys the spec on a height x width canvas."""
+    """Draw the free parameters of one object so that it obeys the spec on a height x width canvas.
+
+    Two training options narrow rotations within the spec: `rotation_start`
+    "canonical" starts a rotating shape upright (as every shape that does not rotate
+    is) instead of at a random pose (the spec leaves the start pose open), and
+    `rotation_speed` fixes the angular speed (deg/frame, within SPIN_RANGE) instead of
+    drawing it. Every other parameter, and the random stream, is the same either way.
+    """
     check_combination(shape, colour, motion)
+    check_rotation_options(rotation_start, rotation_speed)
     rng = as_rng(rng)
     size = rng.uniform(*SIZE_RANGE)
     rotating = motion in ROTATIONS
     angle = rng.uniform(0.0, SYMMETRY_DEG[shape]) if rotating else CANONICAL_ANGLE[shape]
+    if rotation_start == "canonical":  # drawn above all the same, so the stream (and every later draw) is unchanged
+        angle = CANONICAL_ANGLE[shape]
     left, right, top, bottom = extent(shape, size, angle, rotating)
     margin = 0.5  # anti-aliasing reaches half a pixel past the outline
     x_lo, x_hi, y_lo, y_hi = left + margin, width - right - margin, top + margin, height - bottom - margin
@@ -296,6 +321,8 @@ def sample_object(
         return ObjectSpec(**params, x=x, y=y, speed=speed)
     if rotating:
         speed = rng.uniform(*SPIN_RANGE)
+        if rotation_speed is not None:  # drawn above all the same: the stream stays unchanged
+            speed = float(rotation_speed)
         return ObjectSpec(**params, x=rng.uniform(x_lo, x_hi), y=rng.uniform(y_lo, y_hi), speed=speed)
     if motion == "bounces":
         x = rng.uniform(x_lo, x_hi)
@@ -325,11 +352,14 @@ def place_objects(
     frames: int = DEFAULT_FRAMES,
     height: int = DEFAULT_HEIGHT,
     width: int = DEFAULT_WIDTH,
+    rotation_start: str = "random",
+    rotation_speed: float | None = None,
 ) -> SceneSpec:
     """A scene showing these (shape, colour, motion) combinations, objects drawn until they never touch."""
     rng = as_rng(rng)
     for _ in range(MAX_PAIR_TRIES):  # resample the whole pair until it keeps its distance
-        objects = tuple(sample_object(rng, *combo, height, width) for combo in combinations)
+        objects = tuple(sample_object(rng, *combo, height, width, rotation_start, rotation_speed)
+                        for combo in combinations)
         if len(objects) == 1 or min_gap(*objects, frames) >= MIN_GAP_PX:
             return SceneSpec(objects, frames, height, width)
     raise RuntimeError(
@@ -347,11 +377,14 @@ def sample_scene(
     width: int = DEFAULT_WIDTH,
     two_object_prob: float = 0.5,
     combination: tuple[str, str, str] | None = None,
+    rotation_start: str = "random",
+    rotation_speed: float | None = None,
 ) -> SceneSpec:
     """Draw a random scene of the given split ('train' never shows a held-out combination).
 
     `num_objects` 1 or 2 (None: two with probability `two_object_prob`);
-    `combination` fixes the (shape, colour, motion) of the first object.
+    `combination` fixes the (shape, colour, motion) of the first object;
+    `rotation_start` / `rotation_speed` narrow rotations (see `sample_object`).
     """
     rng = as_rng(rng)
     check_canvas(frames, height, width)
@@ -364,7 +397,7 @@ def sample_scene(
     if num_objects == 2:
         others = [c for c in combos if c[1] != chosen[0][1]]  # two objects never share a colour
         chosen.append(others[rng.integers(len(others))])
-    return place_objects(rng, chosen, frames, height, width)
+    return place_objects(rng, chosen, frames, height, width, rotation_start, rotation_speed)
 
 
 # ----------------------------------------------------------------------------
@@ -524,8 +557,11 @@ class ShapesWorld(torch.utils.data.Dataset):
         two_object_prob: float = 0.5,
         languages: tuple[str, ...] = LANGUAGES,
         num_objects: int | None = None,
+        rotation_start: str = "random",
+        rotation_speed: float | None = None,
     ):
         check_canvas(frames, height, width)
+        check_rotation_options(rotation_start, rotation_speed)
         split_combinations(split)  # validates the split name
         unknown = [lang for lang in languages if lang not in LANGUAGES]
         if unknown or not languages:
@@ -533,6 +569,7 @@ class ShapesWorld(torch.utils.data.Dataset):
         self.length, self.split, self.seed = length, split, seed
         self.frames, self.height, self.width = frames, height, width
         self.two_object_prob, self.languages, self.num_objects = two_object_prob, tuple(languages), num_objects
+        self.rotation_start, self.rotation_speed = rotation_start, rotation_speed
 
     def __len__(self) -> int:
         return self.length
@@ -548,7 +585,9 @@ class ShapesWorld(torch.utils.data.Dataset):
 
     def _draw(self, index: int) -> tuple[SceneSpec, str]:
         rng = self._rng(index)
-        scene = sample_scene(rng, self.split, self.num_objects, self.frames, self.height, self.width, self.two_object_prob)
+        scene = sample_scene(rng, self.split, self.num_objects, self.frames, self.height, self.width,
+                             self.two_object_prob, rotation_start=self.rotation_start,
+                             rotation_speed=self.rotation_speed)
         lang = self.languages[rng.integers(len(self.languages))]
         return scene, caption(scene, lang, int(rng.integers(CAPTION_TEMPLATES[lang])))
 

@@ -1,4 +1,5 @@
 """Text-to-video training: determinism, exact resumption, the latent cache, the export."""
+import dataclasses
 import json
 
 import pytest
@@ -100,6 +101,10 @@ def test_latent_cache_is_encoded_once_and_reused(tmp_path):
     again = ensure_latent_cache(cfg, tmp_path, progress=False)
     assert torch.equal(again.latents, cache.latents)
     assert path.with_name(path.name + ".safetensors").stat().st_mtime_ns == stamp
+    narrow = dataclasses.replace(cfg, rotation_start="canonical", rotation_speed=15.0)  # other clips, other cache
+    assert t2v_cache_path(narrow, tmp_path).name == path.name + "-canonical-spin15"
+    described = ensure_latent_cache(narrow, tmp_path, progress=False).meta["dataset"]
+    assert (described["rotation_start"], described["rotation_speed"]) == ("canonical", 15.0)
 
 
 def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):

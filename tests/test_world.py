@@ -1,4 +1,5 @@
 """ShapesWorld follows its spec (shared/shapesworld-spec.md): canvas, objects, motions, captions, splits."""
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -198,6 +199,27 @@ def test_dataset_is_seeded_and_batches_equal_items():
     assert not torch.equal(other["video"], batch[1]["video"])
     with pytest.raises(IndexError, match="out of range"):
         ds[100]
+
+
+def test_narrowed_rotations_only_change_the_start_pose_and_speed_of_rotating_shapes():
+    full = ShapesWorld(length=400, seed=3)
+    narrow = ShapesWorld(length=400, seed=3, rotation_start="canonical", rotation_speed=15.0)
+    rotating = 0
+    for i in range(400):
+        a, b = full.scene(i), narrow.scene(i)
+        assert full._draw(i)[1] == narrow._draw(i)[1]  # same caption: the random stream is unchanged
+        for oa, ob in zip(a.objects, b.objects, strict=True):
+            if oa.motion in world.ROTATIONS:
+                rotating += 1
+                assert ob.angle == world.CANONICAL_ANGLE[ob.shape] and ob.speed == 15.0
+                assert dataclasses.replace(oa, angle=ob.angle, speed=ob.speed) == ob  # position and size as before
+            else:
+                assert oa == ob
+    assert rotating > 40
+    with pytest.raises(ValueError, match="rotation_start must be one of"):
+        ShapesWorld(length=4, rotation_start="upright")
+    with pytest.raises(ValueError, match="within the spec"):
+        ShapesWorld(length=4, rotation_speed=30.0)
 
 
 def test_dataset_through_a_dataloader_mixes_languages_and_objects():
