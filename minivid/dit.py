@@ -30,7 +30,7 @@ and nanoGPT (Karpathy, model.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +79,12 @@ class DiTConfig:
         sizes = (self.latent_channels, self.depth, self.text_vocab_size, self.text_depth, self.max_text_len)
         if min(sizes) <= 0 or self.mlp_ratio <= 0 or self.edge_distance < 0 or self.rope_theta <= 1:
             raise ValueError(f"all sizes must be positive, got {self}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DiTConfig":
+        """The config a checkpoint's sidecar records; fields it predates keep their defaults (the behaviour then)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})  # __post_init__ makes patch_size a tuple
 
 
 # Named sizes. "tiny" is for unit tests (instant on a CPU). "shapes" is the course

@@ -34,7 +34,6 @@ epsilon checkpoint ("parameterisation": "eps") runs "ddim" and "ddpm" natively.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -91,10 +90,7 @@ class TextToVideo:
         path = resolve_path(path)
         tensors, meta = load_tensors(path, kind="t2v")
         try:
-            fields = {f.name for f in dataclasses.fields(DiTConfig)}
-            raw = {k: v for k, v in meta["config"].items() if k in fields}
-            raw["patch_size"] = tuple(raw["patch_size"])
-            config = DiTConfig(**raw)
+            config = DiTConfig.from_dict(meta["config"])
             vae_info, parameterisation = meta["vae"], meta.get("parameterisation", "flow")
             meta["latent_shape"]
         except (KeyError, TypeError, ValueError) as e:

@@ -44,7 +44,7 @@ from .checkpoint import (CheckpointError, latest_training_state, load_state_dict
                          read_meta, save_tensors, save_training_state)
 from .device import as_device, autocast_context
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
-from .dit import DIT_PRESETS, DiT
+from .dit import DIT_PRESETS, DiT, DiTConfig
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
 from .vae import VAE_PRESETS, VideoVAE, psnr
@@ -477,10 +477,9 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
 def init_from_t2v(model: DiT, path) -> dict:
     """Load the weights of shipped t2v checkpoint `path` into `model`; returns its story for the new sidecars."""
     tensors, meta = load_tensors(path, kind="t2v")
-    saved = {k: tuple(v) if k == "patch_size" else v for k, v in meta["config"].items()}
-    mine = dataclasses.asdict(model.config)
-    if any(saved.get(k, mine[k]) != mine[k] for k in mine):  # fields the file predates keep their defaults
-        changed = sorted(k for k in mine if saved.get(k, mine[k]) != mine[k])
+    saved, mine = dataclasses.asdict(DiTConfig.from_dict(meta["config"])), dataclasses.asdict(model.config)
+    if saved != mine:
+        changed = sorted(k for k in mine if saved[k] != mine[k])
         raise ValueError(f"--init-from {path} is not this model: its {', '.join(changed)} differ from the preset's")
     load_state_dict_strict(model, {k: v.float() for k, v in tensors.items()}, where=str(path))
     return {"path": str(path), "sha256": meta["sha256"], "steps_trained": meta.get("steps_trained", meta.get("step")),
