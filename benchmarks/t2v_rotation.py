@@ -59,7 +59,9 @@ def main() -> None:
         print(f"from t = {t_start:.1f}: rotating {row['rotating']['overall']:.3f} (motion {row['rotating']['motion']:.3f}), "
               f"not rotating {row['not_rotating']['overall']:.3f}", flush=True)
     result = {"model": str(args.model), "sampling": pipe.defaults, "clips_per_group": len(rotating),
-              "command": f"python benchmarks/t2v_rotation.py --starts {args.starts} --threads {args.threads}",
+              "command": "python benchmarks/t2v_rotation.py"
+              + ("" if args.model == DEFAULT_PATH else f" --model {args.model}")
+              + f" --starts {args.starts} --threads {args.threads}",
               "description": __doc__.split("\n\n")[2].replace("\n", " ").strip(), "rows": rows}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
