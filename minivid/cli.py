@@ -4,6 +4,8 @@
     minivid render "紅色的圓形向左移動，藍色的正方形順時針旋轉" --frames 33 --out two.gif
     minivid cost sora-like-60-frames --width 1152 --depth 28      # tokens and FLOPs of a video DiT
     minivid generate "a red circle moves left" --out clip.gif     # the trained text-to-video model
+    minivid generate "a blue circle moves left" --edit "a red circle moves left" --strength 0.5 --out edit.gif
+                                                                 # edit a rendered clip (SDEdit)
 
 Bad input (an unknown word, a circle asked to rotate, a canvas too small) prints
 one clear line and exits with status 2, never a traceback.
@@ -30,17 +32,24 @@ def cost(args) -> str:
 
 
 def generate(args) -> str:
-    from minivid.pipeline import DEFAULT_PATH, TextToVideo  # imported here: loading torch models is slow
+    from minivid.pipeline import DEFAULT_PATH, DEFAULT_STRENGTH, TextToVideo  # here: loading torch models is slow
 
     text.parse_prompt(args.prompt)  # a bad prompt fails before any model is loaded
+    if args.strength is not None and args.edit is None:
+        raise ValueError("--strength sets how much of the --edit clip is redrawn: give --edit PROMPT as well")
+    clip = None
+    if args.edit is not None:  # the ShapesWorld clip of the --edit prompt (as `minivid render` draws it), 1 t c h w
+        clip = world.render(text.prompt_to_scene(args.edit, args.seed, args.frames))[None]
     pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
     video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
-                 frames=args.frames, progress=args.progress)[0]
+                 frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength)[0]
     path = viz.save_video(video, args.out, fps=args.fps)
     d = pipe.defaults
+    strength = DEFAULT_STRENGTH if args.strength is None else args.strength
+    edited = "" if clip is None else f", edited from {args.edit!r} at strength {strength:g}"
     return (f"wrote {path}: {args.prompt!r} ({video.shape[0]} frames, {args.sampler or d['sampler']} x "
             f"{args.steps or d['steps']} steps, guidance {args.guidance if args.guidance is not None else d['guidance']}, "
-            f"seed {args.seed})")
+            f"seed {args.seed}{edited})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=8)
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--progress", action="store_true", help="show a progress bar over the steps")
+    p.add_argument("--edit", default=None, metavar="PROMPT",
+                   help="edit instead of drawing: render this prompt's ShapesWorld clip (seed --seed) and redraw it")
+    p.add_argument("--strength", type=float, default=None,
+                   help="with --edit: noise level the clip is redrawn from, 0 (keep) .. 1 (ignore it); "
+                        "default pipeline.DEFAULT_STRENGTH")
     p.set_defaults(run=generate)
     return parser
 

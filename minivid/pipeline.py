@@ -51,6 +51,7 @@ DEFAULT_PATH = "data/t2v/shapes"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLOW_SAMPLERS = ("euler", "heun", "ddim")  # ddim == euler for a flow model (see the module docstring)
 EPS_SAMPLERS = ("ddim", "ddpm")
+DEFAULT_STRENGTH = 0.6  # editing: noise level a clip is redrawn from when none is given (SDEdit's middle ground)
 
 
 def resolve_path(path, near=None) -> Path:
@@ -133,7 +134,7 @@ class TextToVideo:
 
     def _init_latents(self, init_video, strength, b: int):
         """init_video (B or 1, T, 3, H, W) -> clean latents b z t' h' w' and the start time t = strength."""
-        strength = 0.6 if strength is None else float(strength)
+        strength = DEFAULT_STRENGTH if strength is None else float(strength)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1] (0 keeps the clip, 1 ignores it), got {strength}")
         if self.parameterisation != "flow":

@@ -118,6 +118,11 @@ def test_cli_generate_writes_a_gif(tiny, tmp_path, capsys):
     assert cli(["generate", "a red circel moves left", "--model", str(tiny), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "circel" in err
+    edit = ["generate", "a blue circle moves left", "--model", str(tiny), "--out", str(out), "--steps", "2"]
+    assert cli(edit + ["--edit", "a red circle moves left", "--strength", "0.5"]) == 0
+    assert "edited from 'a red circle moves left' at strength 0.5" in capsys.readouterr().out
+    assert cli(edit + ["--strength", "0.5"]) == 2  # strength without a clip to edit
+    assert "--edit" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not checkpoint_paths(SHIPPED)[1].exists(), reason="no shipped checkpoint yet")
