@@ -140,7 +140,13 @@ class TextToVideo:
         if self.parameterisation != "flow":
             raise ValueError("init_video (SDEdit) needs a flow-matching checkpoint; this one is "
                              f"{self.parameterisation!r}")
-        if isinstance(init_video, torch.Tensor) and init_video.ndim == 5 and init_video.shape[0] not in (1, b):
+        if not isinstance(init_video, torch.Tensor) or not init_video.is_floating_point():
+            got = f"a {init_video.dtype} tensor" if isinstance(init_video, torch.Tensor) else type(init_video).__name__
+            raise ValueError(f"init_video must be a float tensor (B, T, 3, H, W) in [0, 1], got {got}")
+        if init_video.numel() and not (init_video.min() >= 0 and init_video.max() <= 1):
+            raise ValueError(f"init_video must hold values in [0, 1] (as world.render and the pipeline give), got "
+                             f"{init_video.min().item():.3g}..{init_video.max().item():.3g}")
+        if init_video.ndim == 5 and init_video.shape[0] not in (1, b):
             raise ValueError(f"init_video has {init_video.shape[0]} clips for {b} prompts; give one per prompt "
                              "or one for all")
         x0 = self.vae.encode_clips(init_video.to(self.device))  # checks the layout b t c h w, says what is wrong

@@ -79,6 +79,10 @@ def test_editing_a_clip_sdedit(pipe):
         pipe([prompt] * 3, init_video=clip.expand(2, -1, -1, -1, -1))
     with pytest.raises(ValueError, match="t = 1 \\+ 4k"):
         pipe(prompt, init_video=clip[:, :16])
+    with pytest.raises(ValueError, match="float tensor"):
+        pipe(prompt, init_video=(clip * 255).to(torch.uint8))
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        pipe(prompt, init_video=clip * 255)
 
 
 def test_bad_prompts_fail_clearly(pipe):
