@@ -396,18 +396,19 @@ def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
 def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True) -> LatentCache:
     """Load the cache for `cfg`, encoding it first (once) if it is missing or does not match."""
     path = t2v_cache_path(cfg, root)
+    speed = cfg.rotation_speed or None  # the config's 0 (a flag needs a number) is the world's None: drawn
     try:
         cache = load_latents(path)
         d = cache.meta["dataset"]
         found = (d.get("split"), d.get("seed"), len(cache), d.get("rotation_start", "random"), d.get("rotation_speed"))
-        if found == ("train", cfg.data_seed, cfg.cache_clips, cfg.rotation_start, cfg.rotation_speed or None):
+        if found == ("train", cfg.data_seed, cfg.cache_clips, cfg.rotation_start, speed):
             return cache
         print(f"latent cache {path} does not match the config, re-encoding", file=sys.stderr)
     except CheckpointError:
         pass
     vae = VideoVAE.from_pretrained(cfg.vae, device=device)
     dataset = ShapesWorld(cfg.cache_clips, "train", cfg.data_seed, rotation_start=cfg.rotation_start,
-                          rotation_speed=cfg.rotation_speed or None)
+                          rotation_speed=speed)
     cache_latents(vae, dataset, cfg.cache_clips, path, progress=progress)
     return load_latents(path)
 

@@ -668,24 +668,24 @@ cells = [
     original_tracks = [evaluate.describe(clip)[0].track[:, :2] for clip in originals]  # the probe reads real clips right
 
 
-    def drift(clip, track):
-        \"\"\"Mean distance (px) between the centre of clip's object and the original's, frame by frame (NaN: none found).\"\"\"
-        found = evaluate.describe(clip)
+    def drift(found, track):
+        \"\"\"Mean distance (px) between the centre of the one object found and the original's, frame by frame (NaN: not one).\"\"\"
         return float(np.nanmean(np.linalg.norm(found[0].track[:, :2] - track, axis=1))) if len(found) == 1 else np.nan
 
 
     STRENGTHS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.0)
-    edits = {}
+    EDIT_STEPS = pipe.defaults["steps"]  # the grid each edit is cut from
+    edits, edit_scores = {}, {}
     for strength in STRENGTHS:
         edits[strength] = pipe(edit_prompts, init_video=originals, strength=strength, seed=0)
-        adherence = evaluate.prompt_adherence(edits[strength], edit_prompts)["overall"]
-        moved = np.nanmean([drift(c, tr) for c, tr in zip(edits[strength], original_tracks)])
-        steps_run = len(sampling.truncate_timesteps(sampling.flow_timesteps(20, shift=SHIFT), strength)) - 1
-        print(f"strength {strength:.1f}: {steps_run:2d} of 20 steps | follows the new prompt {adherence:.2f} | "
-              f"centre moved {moved:4.1f} px from the original")
+        edit_scores[strength] = score = evaluate.prompt_adherence(edits[strength], edit_prompts)
+        moved = np.nanmean([drift(c["detected"], tr) for c, tr in zip(score["per_clip"], original_tracks)])
+        steps_run = len(sampling.truncate_timesteps(sampling.flow_timesteps(EDIT_STEPS, shift=SHIFT), strength)) - 1
+        print(f"strength {strength:.1f}: {steps_run:2d} of {EDIT_STEPS} steps | follows the new prompt "
+              f"{score['overall']:.2f} | centre moved {moved:4.1f} px from the original")
     kept = evaluate.prompt_adherence(edits[0.0], [world.caption(s) for s in sources])["overall"]
     print(f"strength 0 against the ORIGINAL prompts: {kept:.2f} (the VAE round trip keeps every clip readable)")
-    for verdict in evaluate.prompt_adherence(edits[0.5], edit_prompts)["per_clip"]:
+    for verdict in edit_scores[0.5]["per_clip"]:
         if not verdict["correct"]:
             print(f"missed at strength 0.5: {edit_prompts[verdict['index']]!r}:", "; ".join(verdict["errors"]))
     """),
