@@ -15,7 +15,7 @@
    SD3's time shift 3 (more steps at high noise), with seconds per clip (sampling +
    VAE decode, this machine, batch 48). Parts can run as parallel processes and
    merge into the same file, e.g. `--skip adherence,throughput --samplers heun`.
-3. Training throughput of the DiT preset (fwd + bwd + AdamW at the training batch):
+3. Training throughput of the DiT preset (fwd + bwd + AdamW at the CPU recipe's batch, 32):
    tokens/s and achieved FLOP/s (`patching.dit_flops` x 3 for forward + backward)
    as a fraction of this machine's fp32 matmul peak, measured here with a big
    torch.matmul at the same thread count; plus the real run's average from its log.
@@ -35,7 +35,7 @@ from minivid.diffusion import flow_matching_loss
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import DEFAULT_PATH, TextToVideo
 from minivid.text import encode_batch
-from minivid.train import build_dit, training_story
+from minivid.train import build_dit, training_seconds_by_device, training_story
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTRS = ("overall", "colour", "shape", "motion", "consistency")
@@ -186,6 +186,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
     ap.add_argument("--run-dir", default="runs/t2v/edges")
+    ap.add_argument("--train-batch", type=int, default=32,
+                    help="batch of the throughput part: the 2-core CPU recipe's (the shipped model's last runs, "
+                         "on a GPU, used 512)")
     ap.add_argument("--samplers", default="euler,heun", help="samplers of the steps sweep")
     ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
     args = ap.parse_args()
@@ -195,7 +198,8 @@ def main() -> None:
     out_path = Path(args.out)
     result = {"model": str(args.model),
               "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},
-                             **dict(zip(("steps_total", "train_seconds_total"), training_story(pipe.meta)))},
+                             **dict(zip(("steps_total", "train_seconds_total"), training_story(pipe.meta))),
+                             "train_seconds_by_device": training_seconds_by_device(pipe.meta)},
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__},
               "command": "python benchmarks/t2v_benchmark.py " + " ".join(
@@ -231,9 +235,8 @@ def main() -> None:
                                                  args.samplers.split(","), [float(x) for x in args.shifts.split(",")])
         save("steps_vs_quality")
     if "throughput" not in skip:
-        batch = int(pipe.meta["train_config"]["batch_size"])
         torch.set_num_threads(1)  # what the training run used
-        result["throughput"] = throughput(pipe, batch, 8, ROOT / args.run_dir)
+        result["throughput"] = throughput(pipe, args.train_batch, 8, ROOT / args.run_dir)
         torch.set_num_threads(args.threads)
         save("throughput")
     print_table(result)

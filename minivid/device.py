@@ -73,6 +73,14 @@ def bf16_supported(device: str | torch.device) -> bool:
     return False  # mps: autocast support for bf16 varies by macOS version; stay in fp32
 
 
+def device_name(device: str | torch.device) -> str:
+    """What a run computed on, for its records: "cpu", "mps" or "cuda (NVIDIA H200)"."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
 def autocast_context(device: str | torch.device, enabled: bool = True):
     """bf16 autocast on `device` where it is native, otherwise a do-nothing context.
 

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
                          read_meta, save_tensors, save_training_state)
-from .device import as_device, autocast_context
+from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
@@ -280,23 +280,31 @@ def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
 
 
 @torch.no_grad()
+def _as_list(items: list) -> list:
+    """DataLoader collate that keeps a batch as the list of dataset items (module level: workers pickle it)."""
+    return items
+
+
 def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dtype=torch.float32,
-                  progress: bool = False) -> Path:
+                  progress: bool = False, workers: int = 0) -> Path:
     """Encode clips 0..n-1 of `dataset` and save them as checkpoint `path` (kind "latents").
 
     Stored: `latents` n z t' h' w' (posterior means times the scaling factor, i.e.
     unit-variance and ready for diffusion; decode with `vae.decode_latents`),
     `indices` (n,), and in the sidecar the captions, the scaling factor, the VAE
     config and the dataset's parameters (enough to re-render any clip).
+    `workers` > 0 renders clips in that many DataLoader processes while the VAE
+    encodes (same clips, same order: each clip is a function of its index); on a
+    GPU box rendering, not encoding, is the slow part.
     """
     if n > len(dataset):
         raise ValueError(f"cannot cache {n} clips from a dataset of {len(dataset)}")
     vae.eval()
     device = vae.scaling_factor.device
+    batches = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size,
+                                          num_workers=workers, collate_fn=_as_list)
     latents, indices, captions = [], [], []
-    for start in tqdm(range(0, n, batch_size), disable=not progress, desc="cache latents"):
-        ids = list(range(start, min(n, start + batch_size)))
-        items = dataset.__getitems__(ids) if hasattr(dataset, "__getitems__") else [dataset[i] for i in ids]
+    for items in tqdm(batches, disable=not progress, desc="cache latents"):
         clips = torch.stack([item["video"] for item in items]).to(device)  # b t c h w
         latents.append(vae.encode_clips(clips).to("cpu", dtype))  # b z t' h' w'
         indices += [int(item["index"]) for item in items]
@@ -346,7 +354,7 @@ class T2VTrainConfig:
     vae: str = "data/vae/shapes"  # the VAE whose latents the DiT learns; its sha256 is checked and shipped
     cache_clips: int = 30000  # train-split clips encoded once (1- and 2-object, captions in en / zh / zh-hans)
     data_seed: int = 0  # ShapesWorld seed of those clips
-    batch_size: int = 32  # global batch (split evenly over DDP ranks)
+    batch_size: int = 32  # global batch (split evenly over DDP ranks); the shipped model's two GPU runs used 512
     lr: float = 6e-4  # peak AdamW learning rate: high, for a 3.4M-parameter model on a CPU budget
     warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
     min_lr_ratio: float = 0.1  # ... down to lr * min_lr_ratio at the last step
@@ -369,7 +377,7 @@ class T2VTrainConfig:
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
-    bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off
+    bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off (on for the GPU runs)
     threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
     init_from: str = ""  # a shipped t2v checkpoint to continue from (its weights become model and EMA; fresh
     # optimiser and schedule, steps counted from 0: use another seed for fresh batches); "" = from scratch
@@ -393,8 +401,10 @@ def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
     return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
 
 
-def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True) -> LatentCache:
-    """Load the cache for `cfg`, encoding it first (once) if it is missing or does not match."""
+def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True,
+                        workers: int = 0) -> LatentCache:
+    """Load the cache for `cfg`, encoding it first (once) if it is missing or does not match
+    (`workers`: rendering processes, see `cache_latents`)."""
     path = t2v_cache_path(cfg, root)
     speed = cfg.rotation_speed or None  # the config's 0 (a flag needs a number) is the world's None: drawn
     try:
@@ -409,7 +419,7 @@ def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, p
     vae = VideoVAE.from_pretrained(cfg.vae, device=device)
     dataset = ShapesWorld(cfg.cache_clips, "train", cfg.data_seed, rotation_start=cfg.rotation_start,
                           rotation_speed=speed)
-    cache_latents(vae, dataset, cfg.cache_clips, path, progress=progress)
+    cache_latents(vae, dataset, cfg.cache_clips, path, progress=progress, workers=workers)
     return load_latents(path)
 
 
@@ -487,6 +497,7 @@ def init_from_t2v(model: DiT, path) -> dict:
     load_state_dict_strict(model, {k: v.float() for k, v in tensors.items()}, where=str(path))
     return {"path": str(path), "sha256": meta["sha256"], "steps_trained": meta.get("steps_trained", meta.get("step")),
             "train_seconds": meta.get("train_seconds"), "train_config": meta.get("train_config"),
+            "trained_on": meta.get("trained_on", "cpu"),  # records older than the field all ran on the CPU
             "init_from": meta.get("init_from")}  # its recipe and its own base: the whole chain rebuilds from one sidecar
 
 
@@ -505,6 +516,16 @@ def training_story(meta: dict) -> tuple[int, float]:
             sum(float(r.get("train_seconds") or 0.0) for r in runs))
 
 
+def training_seconds_by_device(meta: dict) -> dict[str, float]:
+    """Training seconds behind a t2v sidecar `meta` per device it ran on ("cpu", "cuda (NVIDIA H200)", ...), oldest
+    first: a CPU minute and a GPU minute are not the same thing. Records older than `trained_on` ran on the CPU."""
+    seconds: dict[str, float] = {}
+    for r in training_chain(meta):
+        device = r.get("trained_on") or "cpu"
+        seconds[device] = seconds.get(device, 0.0) + float(r.get("train_seconds") or 0.0)
+    return seconds
+
+
 def train_t2v(
     cfg: T2VTrainConfig,
     out_dir,
@@ -515,6 +536,7 @@ def train_t2v(
     stop_at: int | None = None,
     cache: LatentCache | None = None,
     cache_root="runs/latents",
+    cache_workers: int = 0,
     snapshots: bool = True,
     return_model: bool = False,
 ):
@@ -538,7 +560,7 @@ def train_t2v(
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
     if cache is None:  # rank 0 encodes it if needed, then the others read it
         if rank == 0:
-            cache = ensure_latent_cache(cfg, cache_root, device=device, progress=progress)
+            cache = ensure_latent_cache(cfg, cache_root, device=device, progress=progress, workers=cache_workers)
         if world > 1:
             torch.distributed.barrier()
         if rank != 0:
@@ -559,6 +581,7 @@ def train_t2v(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
+    where = {"trained_on": device_name(device)}  # e.g. "cpu", "cuda (NVIDIA H200)": in every state and export
 
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)
@@ -588,10 +611,10 @@ def train_t2v(
             return
         seconds = time.perf_counter() - t0
         save_training_state(out, step, both, optimizer, None, asdict(cfg), elapsed=seconds, history=history,
-                            latent_shape=list(latent_shape), **base_info)
+                            latent_shape=list(latent_shape), **base_info, **where)
         if snapshots:
             export_t2v(ema, out / f"ema-{step:08d}", cfg, latent_shape, step=step, train_seconds=round(seconds, 1),
-                       **base_info)
+                       **base_info, **where)
 
     model.train()
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
@@ -633,7 +656,7 @@ def train_t2v(
         log.close()
     if rank == 0 and export and end == cfg.steps:
         export_t2v(ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(time.perf_counter() - t0, 1),
-                   **base_info)
+                   **base_info, **where)
     return (ema, model) if return_model else ema
 
 
@@ -650,7 +673,7 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     ema = build_dit(cfg.preset, channels)
     ema.load_state_dict(ema_tensors, strict=True)
     latent_shape = meta["latent_shape"]
-    base_info = {"init_from": meta["init_from"]} if "init_from" in meta else {}
+    base_info = {k: meta[k] for k in ("init_from", "trained_on") if k in meta}
     return export_t2v(ema, path, cfg, latent_shape, dtype=dtype, sampling=sampling, steps_trained=meta["step"],
                       train_seconds=round(meta["elapsed"], 1), **base_info)
 
@@ -688,6 +711,7 @@ def main(argv: list[str] | None = None) -> None:
     cache.add_argument("--split", default="train")
     cache.add_argument("--seed", type=int, default=0, help="ShapesWorld seed")
     cache.add_argument("--batch-size", type=int, default=64)
+    cache.add_argument("--workers", type=int, default=0, help="processes that render clips while the VAE encodes")
     cache.add_argument("--device", default="auto")
     cache.add_argument("--threads", type=int, default=None)
 
@@ -700,6 +724,8 @@ def main(argv: list[str] | None = None) -> None:
     t2v.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
     t2v.add_argument("--cache-root", default="runs/latents", help="where latent caches live (named by the VAE's sha256)")
     t2v.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (resume later)")
+    t2v.add_argument("--cache-workers", type=int, default=0,
+                     help="processes that render clips while the VAE encodes, if the latent cache is built")
 
     exp = stages.add_parser("export-t2v", help="export the EMA weights of a run's newest training state")
     exp.add_argument("--run", default="runs/t2v/edges", help="run directory of `t2v`")
@@ -719,7 +745,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.device = "cpu"
         cfg = T2VTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(T2VTrainConfig)})
         train_t2v(cfg, args.out, resume=args.resume, export=args.export, device=args.device,
-                  cache_root=args.cache_root, stop_at=args.stop_at)
+                  cache_root=args.cache_root, stop_at=args.stop_at, cache_workers=args.cache_workers)
         rank = dist_info()[0]
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -737,7 +763,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.stage == "cache-latents":
         model = VideoVAE.from_pretrained(args.vae, device=args.device)
         dataset = ShapesWorld(args.n, args.split, args.seed)
-        path = cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True)
+        path = cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True, workers=args.workers)
         print(f"wrote {path}")
 
 

@@ -94,6 +94,10 @@ def test_cache_latents_round_trip(tmp_path):
     assert torch.allclose(cache.latents, expected, rtol=1e-4, atol=1e-4)  # batch size: only rounding
     assert cache[3]["caption"] == items[3]["caption"] and cache[3]["latent"].shape == (4, 5, 8, 8)
     assert cache.meta["dataset"]["seed"] == 11 and cache.meta["scaled"] is True
+    # rendering in 2 worker processes: the same clips in the same order, so the same bytes
+    cache_latents(vae, ds, 5, tmp_path / "workers", batch_size=2, workers=2)
+    assert torch.equal(load_latents(tmp_path / "workers").latents, cache.latents)
+    assert load_latents(tmp_path / "workers").captions == cache.captions
 
 
 def test_cli_trains_and_exports(tmp_path, capsys):

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
+from minivid.device import default_device, device_name
 from minivid.train import (LatentCache, T2VTrainConfig, build_dit, clip_weights, ensure_latent_cache,
                            export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, train_t2v,
-                           training_chain, training_story)
+                           training_chain, training_seconds_by_device, training_story)
 from minivid.world import ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
@@ -111,7 +112,7 @@ def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):
     root, out, export = tmp_path / "latents", tmp_path / "run", tmp_path / "t2v"
     flags = ["t2v", "--preset", "tiny", "--cache-clips", "4", "--batch-size", "2", "--steps", "2",
              "--warmup-steps", "1", "--checkpoint-every", "1", "--cache-root", str(root), "--out", str(out)]
-    main(flags + ["--export", str(export)])
+    main(flags + ["--export", str(export), "--cache-workers", "1"])  # the cache rendered in a worker process
     meta = read_meta(export, kind="t2v")
     assert meta["parameterisation"] == "flow" and meta["vae"]["sha256"] == read_meta("data/vae/shapes")["sha256"]
     assert meta["latent_shape"] == list(LATENT) and meta["sampling"]["sampler"] == "euler"
@@ -120,6 +121,7 @@ def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):
     from minivid.checkpoint import load_tensors
     a, b = load_tensors(export)[0], load_tensors(tmp_path / "again")[0]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert meta["trained_on"] == read_meta(tmp_path / "again")["trained_on"] == device_name(default_device())
     from minivid.pipeline import TextToVideo
     video = TextToVideo.from_pretrained(export)("a red circle moves left", steps=1)
     assert video.shape == (1, 17, 3, 32, 32)
@@ -144,6 +146,11 @@ def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
     assert meta["init_from"]["sha256"] == base_meta["sha256"] and meta["steps_trained"] == 6
     steps, seconds = training_story(meta)  # this run's steps and seconds plus its base's
     assert steps == 12 and seconds == pytest.approx(meta["train_seconds"] + base_meta["train_seconds"])
+    here = device_name(default_device())  # both ran here; minutes are also kept apart per device
+    assert training_seconds_by_device(meta) == {here: pytest.approx(seconds)}
+    elsewhere = {**meta["init_from"], "trained_on": "cuda (a borrowed GPU)"}
+    assert training_seconds_by_device({**meta, "init_from": elsewhere}) == {
+        "cuda (a borrowed GPU)": pytest.approx(base_meta["train_seconds"]), here: pytest.approx(meta["train_seconds"])}
     first, last = training_chain(meta)  # oldest first; each stage's recipe travels with the export
     assert T2VTrainConfig(**first["train_config"]) == tiny_config() and last is meta
     assert T2VTrainConfig(**last["train_config"]) == cfg

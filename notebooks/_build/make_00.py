@@ -108,8 +108,9 @@ cells = [
 
     results_file = find_shipped("benchmarks/results/t2v").with_suffix(".json")  # found like data/: above the working dir
     bench = json.loads(results_file.read_text())
+    where = bench["model_meta"]["train_seconds_by_device"]  # {"cpu": seconds, "cuda (...)": seconds}
     print(f"shipped model: {bench['model_meta']['steps_total']:,} training steps, "
-          f"{bench['model_meta']['train_seconds_total'] / 60:.0f} min on a 2-core CPU")
+          + " + ".join(f"{sec / 60:.0f} min on {'the 2-core CPU' if d == 'cpu' else d}" for d, sec in where.items()))
     print(f"{'prompts':>12} {'model':>6} {'real clips':>11}")
     for group, r in bench["adherence"].items():
         print(f"{group:>12} {r['model']['overall']:6.0%} {r['ceiling_real_clips']['overall']:11.0%}")

@@ -57,8 +57,9 @@ cells = [
     from minivid.checkpoint import (checkpoint_paths, find_shipped, latest_training_state, list_training_states,
                                     read_meta)
     from minivid.pipeline import TextToVideo
-    from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, ema_update, load_latents, lr_at,
-                               step_batch, train_t2v, training_chain, training_story)
+    from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, ema_update, export_from_run,
+                               load_latents, lr_at, step_batch, train_t2v, training_chain,
+                               training_seconds_by_device, training_story)
     from minivid.vae import VideoVAE
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
@@ -333,7 +334,7 @@ cells = [
     ## 3 · The schedules
 
     The learning rate of the live run (800 steps, peak 2·10⁻³: a small model tolerates a larger step) and of
-    the shipped model's recipe (read from its sidecar), both from `train.lr_at`, and the EMA decay with its
+    the shipped model's last run (read from its sidecar), both from `train.lr_at`, and the EMA decay with its
     **averaging window** 1 / (1 − d), roughly how many recent steps the EMA remembers:
     """),
     code("""
@@ -353,8 +354,12 @@ cells = [
     axes[2].set_title("EMA window\\n(shipped recipe)", fontsize=10)
     plt.show()
     k_full = math.ceil((10 * recipe.ema_decay - 1) / (1 - recipe.ema_decay))  # (1 + k) / (10 + k) >= decay from here
-    print(f"the EMA decay reaches {recipe.ema_decay} at step {k_full:,}; the shipped run had {recipe.steps:,} steps, "
-          f"and its EMA ended averaging over the last ~{window[-1]:.0f} steps")
+    ran = shipped_meta["steps_trained"]  # the last run was stopped early (--stop-at): its schedule is cut there
+    for ax in axes[1:]:
+        ax.axvline(ran, color="tab:red", lw=1, ls=":")
+    print(f"the EMA decay reaches {recipe.ema_decay} at step {k_full:,}; the shipped model's last run planned "
+          f"{recipe.steps:,} steps, ran {ran:,} (red line), and its EMA ended averaging over the last "
+          f"~{window[min(ran, recipe.steps) - 1]:.0f} steps")
     """),
     md("""
     ## 4 · A live run with the package's training loop
@@ -525,19 +530,22 @@ cells = [
     ## 6 · How the shipped model was made
 
     The shipped checkpoint `data/t2v/shapes` is the EMA of the recipe above with the `"shapes-edges"` preset, in
-    three runs: the defaults of `T2VTrainConfig` from scratch, then a run that starts from those weights
-    (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and trains at high noise more often,
-    then one more like it. Its sidecar records each run's training configuration, steps and wall-clock
-    (`train.training_chain` lists them, oldest first). Set
-    `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a progress bar (training states in
-    `runs/t2v/lesson07` at the repository root, resumable: run the cell again after an interruption; the latent cache
-    goes to `runs/latents` and is reused). It takes as long as the wall-clock the sidecar records below (about four
-    and a half hours on one CPU thread for the shipped model), much less on a GPU (*Runtime → Change runtime type*
-    on Colab); the lesson then uses your model instead of the shipped one. Each run exports to
-    `runs/t2v/lesson07/run<i>/shapes`, never over the shipped file.
+    five runs. Three ran on one thread of the 2-core CPU: the defaults of `T2VTrainConfig` from scratch, then a run
+    that starts from those weights (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and
+    trains at high noise more often, then one more like it. The last two ran on a borrowed GPU (an H200, minutes
+    each): the same continuation with 16 times the batch (512 clips), a four times larger latent cache (120,000
+    clips) and bf16 autocast, the last one stopped halfway through its schedule (`--stop-at`) when the GPU's time
+    was up. Its sidecar records each run's training configuration, steps and wall-clock (`train.training_chain`
+    lists them, oldest first). Set `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a
+    progress bar (training states in `runs/t2v/lesson07` at the repository root, resumable: run the cell again
+    after an interruption; latent caches go to `runs/latents` and are reused). On a GPU (*Runtime → Change runtime
+    type* on Colab) that is a few hours, mostly the three small-batch runs; on one CPU thread the three CPU runs
+    alone take about four and a half hours and the two big-batch runs most of a day. The lesson then uses your
+    model instead of the shipped one. Each run exports to `runs/t2v/lesson07/run<i>/shapes`, never over the
+    shipped file.
     """),
     code("""
-    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (about four and a half hours on a CPU thread)
+    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (hours on a GPU, a day on a CPU thread)
     """),
     code("""
     defaults = T2VTrainConfig()
@@ -546,26 +554,32 @@ cells = [
     chain = training_chain(shipped_meta)
     assert all(r.get("train_config") for r in chain[1:]) and (chain[0].get("train_config")
                                                               or chain[0]["steps_trained"] == defaults.steps)
-    stages = []  # (config, run directory here, run directory in the printed command)
+    stages = []  # (config, steps it ran, run directory here, run directory in the printed command)
     for i, r in enumerate(chain):
         c = T2VTrainConfig(**r["train_config"]) if r.get("train_config") else defaults
-        c = dataclasses.replace(c, init_from=f"{stages[-1][1]}/shapes" if stages else "")
-        stages.append((c, f"runs/t2v/lesson07/run{i + 1}", f"runs/t2v/run{i + 1}"))
-    for i, (c, _, name) in enumerate(stages):
-        flags = [f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(c).items()
-                 if v != getattr(defaults, k) and not isinstance(v, bool) and k not in ("threads", "init_from")]
-        start = f"--init-from {stages[i - 1][2]}/shapes " if i > 0 else ""
+        c = dataclasses.replace(c, init_from=f"{stages[-1][2]}/shapes" if stages else "")
+        ran = int(r.get("steps_trained", r.get("step", c.steps)))  # < c.steps: stopped early (--stop-at)
+        stages.append((c, ran, f"runs/t2v/lesson07/run{i + 1}", f"runs/t2v/run{i + 1}"))
+    for i, (c, ran, _, name) in enumerate(stages):
+        flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in dataclasses.asdict(c).items()
+                 if v != getattr(defaults, k) and k != "init_from"]
+        start = f"--init-from {stages[i - 1][3]}/shapes " if i > 0 else ""
         export = "data/t2v/shapes" if i == len(stages) - 1 else f"{name}/shapes"
-        print(f"python -m minivid.train t2v --threads 1 {start}--out {name} --export {export}", *flags)
+        if ran == c.steps:
+            print(f"python -m minivid.train t2v {start}--out {name} --export {export}", *flags)
+        else:  # stopped early: the EMA of the training state at that step is what was exported
+            print(f"python -m minivid.train t2v {start}--out {name} --stop-at {ran}", *flags)
+            print(f"python -m minivid.train export-t2v --run {name} --out {export}")
     if TRAIN_FROM_SCRATCH:
         here = os.getcwd()
         os.chdir(ROOT)  # the recipe's paths (data/vae/shapes, runs/latents) are relative to the repository root
         try:
-            for c, out, _ in stages:
-                train_t2v(c, out, resume=True, export=f"{out}/shapes", device="auto")
+            for c, ran, out, _ in stages:
+                train_t2v(c, out, resume=True, stop_at=ran, device="auto")
+                export_from_run(out, f"{out}/shapes")  # the EMA at step `ran`, as --export writes at the end
         finally:
             os.chdir(here)
-        T2V_PATH = ROOT / stages[-1][1] / "shapes"
+        T2V_PATH = ROOT / stages[-1][2] / "shapes"
     else:
         T2V_PATH = SHIPPED_T2V
     pipe = TextToVideo.from_pretrained(T2V_PATH, device="cpu")
@@ -584,15 +598,18 @@ cells = [
           f"VAE {shipped_meta['vae']['path']} (sha256 {shipped_meta['vae']['sha256'][:12]}...)")
     print(f"trained: {steps_done:,} steps x {tc['batch_size']} = {seen:,} latents seen "
           f"({seen / tc['cache_clips']:.1f} passes over the cache)")
-    print(f"wall-clock: {seconds / 60:.0f} min ({steps_done / seconds:.2f} steps/s), "
-          f"{tc['threads'] or 'default'} CPU thread(s)")
+    print(f"wall-clock: {seconds / 60:.1f} min ({steps_done / seconds:.2f} steps/s) on "
+          f"{shipped_meta.get('trained_on', 'the CPU')}, {tc['threads'] or 'default'} CPU thread(s)"
+          + (f"; stopped at step {steps_done:,} of a {tc['steps']:,}-step schedule" if steps_done < tc["steps"] else ""))
     if shipped_meta.get("init_from"):  # a continuation (--init-from): the runs it started from came first
         for i, r in enumerate(reversed(chain[:-1])):
             print(f"{'  which ' if i else ''}continued from {r['path']} as it was then (sha256 {r['sha256'][:12]}..., "
-                  f"{r['steps_trained']:,} steps, {r['train_seconds'] / 60:.0f} min)")
-        total_steps, total_seconds = training_story(shipped_meta)
+                  f"{r['steps_trained']:,} steps, {r['train_seconds'] / 60:.1f} min on {r.get('trained_on') or 'cpu'})")
+        total_steps, _ = training_story(shipped_meta)
+        where = training_seconds_by_device(shipped_meta)
         print(f"each continuation with a fresh optimiser and lr schedule (this one's peak {tc['lr']:g}): "
-              f"{len(chain)} runs, {total_steps:,} steps, {total_seconds / 60:.0f} min in all")
+              f"{len(chain)} runs, {total_steps:,} steps, "
+              + " + ".join(f"{sec / 60:.0f} min on {device}" for device, sec in where.items()))
     print(f"shipped: EMA weights (decay {tc['ema_decay']}), sampling defaults {shipped_meta['sampling']}")
     print("\\nfull training config:", json.dumps(tc))
     if "history" in shipped_meta:  # a loss curve, if the run recorded one in the sidecar
@@ -605,9 +622,11 @@ cells = [
         print("(the sidecar records no loss curve: it stays with the run's training states)")
     """),
     md("""
-    What that wall-clock bought, measured while the run went on: `benchmarks/t2v_monitor.py` sampled the 48
+    What that wall-clock bought, measured while the CPU runs went on: `benchmarks/t2v_monitor.py` sampled the 48
     held-out prompts (combinations of shape, colour and motion the model never saw in training) from each EMA
-    snapshot, and wrote `benchmarks/results/t2v_time_to_quality.json`:
+    snapshot, and wrote `benchmarks/results/t2v_time_to_quality.json`. Beside it (dashed, log scale of minutes):
+    the same preset trained from scratch on the GPU with batch 512, sharing the GPU with two other runs, scored on
+    the same 48 prompts by `benchmarks/t2v_gpu.py` (`benchmarks/results/t2v_gpu.json`):
     """),
     code("""
     ttq_path = ROOT / "benchmarks/results/t2v_time_to_quality.json"
@@ -619,8 +638,16 @@ cells = [
         for attribute in ("colour", "shape", "motion", "consistency", "overall"):
             ax.plot(minutes, [p["heldout"][attribute] for p in points], "o-", ms=3, label=attribute,
                     lw=2.5 if attribute == "overall" else 1)
+        gpu_path = ROOT / "benchmarks/results/t2v_gpu.json"
+        if gpu_path.exists():  # the from-scratch GPU run's snapshots: edges-ema-<step>, then its end, edges
+            gpu = [m for name, m in json.loads(gpu_path.read_text())["models"].items() if name.startswith("edges")]
+            gpu.sort(key=lambda m: m["steps"])
+            ax.plot([m["train_seconds"] / 60 for m in gpu], [m["heldout"]["overall"] for m in gpu], "s--", ms=4,
+                    color="k", label="overall, from scratch on a GPU")
+            print("GPU from scratch, minutes:", [round(m["train_seconds"] / 60, 1) for m in gpu],
+                  "held-out overall:", [round(m["heldout"]["overall"], 2) for m in gpu])
         ax.set(xlabel="training minutes (after the VAE and the latent cache)", ylabel="held-out, fraction right",
-               ylim=(-0.05, 1.05), title="the shipped run: quality against wall-clock")
+               ylim=(-0.05, 1.05), xscale="log", title="the shipped model's CPU runs: quality against wall-clock")
         ax.legend(fontsize=8, ncol=2)
         plt.show()
         print("steps:", [p["step"] for p in points])

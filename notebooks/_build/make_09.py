@@ -536,9 +536,10 @@ cells = [
     md("""
     ### Rotation: the motion the model drops
 
-    Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows our model doing the same:
-    asked to rotate, the probe mostly reads "still" (or a spin too slow to count), while every other motion is
-    right. Rotating clips are a quarter of the training data, so it has seen plenty. Where is rotation lost?
+    Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows our model doing much the
+    same: asked to rotate, the probe often reads "still" (or a spin too slow to count), and asked to turn
+    counterclockwise it often reads clockwise (the model turns shapes more often than it used to, mostly one way),
+    while every other motion is right. Rotating clips are a quarter of the training data, so it has seen plenty. Where is rotation lost?
 
     An experiment in the spirit of SDEdit (Meng et al. 2022): render real rotating clips, encode them with the VAE,
     **noise them to time t** (x_t = (1 - t) x0 + t ε, the forward process of lesson 04) and let the model **finish
@@ -609,7 +610,8 @@ cells = [
     come out right from every noise level. So the gap is not in reading the word "rotates" or in the VAE (whose
     reconstructions the probe reads correctly): it is the model's behaviour at high noise, the part of sampling
     that decides a random pose. Training on rotating clips three times as often for 9,000 more steps did not close
-    it (`data/t2v/README.md`); that is where a bigger model, or a different tokenisation of small rotating shapes,
+    it, and neither did 16 times larger batches on a GPU, which moved the loss of rotation only about 0.1 later in t
+    (`data/t2v/README.md`); that is where a bigger model, or a different tokenisation of small rotating shapes,
     would have to help.
     """),
     md("""
@@ -645,7 +647,8 @@ cells = [
     one speed and one pose early, and ours does not. Is that all? We tested it (`data/t2v/README.md`, "Narrowing
     rotations"): training clips narrowed to **one** start pose and **one** speed (allowed by the spec, which
     leaves the pose open and asks for 10-20 deg/frame) leave nothing to commit to. After 3,000 more steps on them
-    the model showed the asked rotation in 38% of clips instead of 19%, and its predictions of the clean clip
+    the model showed the asked rotation in 38% of clips instead of 19% (for the model they started from, shipped at
+    the time), and its predictions of the clean clip
     along the way, for the rotation prompts we traced, still read "stays still". So committing is not the whole story: this model at
     this budget does not learn to *produce* the latent pattern
     of a turning shape from scratch, although it can finish one it is shown.
