@@ -6,7 +6,7 @@
 `train` is one short lease of a GPU machine, everything done before a deadline
 (seconds from its start): it builds a latent cache of 120,000 training clips
 (rendered by worker processes, encoded on the GPU), measures the step rate of
-three recipes running side by side on the one GPU (60 steps each), then runs each
+three recipes (`--runs`) running side by side on the one GPU (60 steps each), then runs each
 for as many steps as fit, as a plain `python -m minivid.train t2v ... --batch-size
 512 --bf16` command (each command is logged): `edges`, the shipped preset from
 scratch; `wide`, the 192-wide preset from scratch; `cont`, the shipped checkpoint
@@ -62,6 +62,10 @@ PACK_SKIP = ("format", "version", "kind", "config", "file", "bytes", "sha256", "
 class Lease:
     def __init__(self, args):
         self.args, self.t0 = args, time.time()
+        unknown = set(args.runs.split(",")) - set(RUNS)
+        if unknown:
+            raise SystemExit(f"unknown recipe(s) {sorted(unknown)}: choose from {', '.join(RUNS)}")
+        self.runs = {name: RUNS[name] for name in args.runs.split(",")}
         self.out, self.work = Path(args.out), Path(args.work)
         self.out.mkdir(parents=True, exist_ok=True)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -92,7 +96,7 @@ class Lease:
         from minivid.checkpoint import load_tensors, save_tensors
         packed = self.work / "packed"
         packed.mkdir(exist_ok=True)
-        for name in RUNS:
+        for name in self.runs:
             snaps = sorted(glob.glob(str(self.work / name / "ema-*.safetensors")))
             chosen = [(snaps[-1], name, name == "wide")] if snaps else []
             if name == "edges":
@@ -108,7 +112,7 @@ class Lease:
         with tarfile.open(self.out / "runs.tar.gz", "w:gz") as tar:
             for p in sorted(glob.glob(str(packed / "*.json"))):
                 tar.add(p, arcname=f"packed/{Path(p).name}")
-            for name in RUNS:
+            for name in self.runs:
                 for p in ["log.jsonl", "config.json"]:
                     if (self.work / name / p).exists():
                         tar.add(self.work / name / p, arcname=f"{name}/{p}")
@@ -154,18 +158,18 @@ def train(args) -> None:
 
         # 2. The step rate of each recipe while all three share the GPU, as they will.
         probes = {n: lease.launch([*f, *lease.common(clips), "--steps", "60", "--checkpoint-every", "1000000"],
-                                  lease.work / f"probe-{n}") for n, f in RUNS.items()}
+                                  lease.work / f"probe-{n}") for n, f in lease.runs.items()}
         for n, p in probes.items():
             if p.wait() != 0:
                 say("probe failed:", n, (lease.work / f"probe-{n}.stdout").read_text()[-3000:])
                 sys.exit(1)
-        rate = {n: median_rate(lease.work / f"probe-{n}") for n in RUNS}
+        rate = {n: median_rate(lease.work / f"probe-{n}") for n in lease.runs}
         say("probe it/s", rate, sh("nvidia-smi --query-gpu=memory.used --format=csv,noheader"))
 
         # 3. The runs: as many steps as fit before the deadline (less start-up and packing), snapshots every third.
         budget = args.deadline - 50 - (time.time() - lease.t0) - 15
         procs, steps = {}, {}
-        for n, f in RUNS.items():
+        for n, f in lease.runs.items():
             steps[n] = max(300, int(rate[n] * budget * 0.92) // 300 * 300)
             procs[n] = lease.launch([*f, *lease.common(clips), "--steps", str(steps[n]), "--checkpoint-every",
                                      str(steps[n] // 3)], lease.work / n)
@@ -275,6 +279,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     t = sub.add_parser("train", help="on the GPU machine: cache + three recipes side by side until --deadline")
     t.add_argument("--deadline", type=float, default=530, help="seconds from start by which all is packed")
+    t.add_argument("--runs", default="edges,wide,cont", help=f"recipes to run side by side, of {', '.join(RUNS)}")
     t.add_argument("--clips", type=int, default=120000, help="training clips in the latent cache")
     t.add_argument("--workers", type=int, default=12, help="processes rendering clips for the cache")
     t.add_argument("--batch", type=int, default=512)

@@ -279,12 +279,12 @@ def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
 # Latent caching: encode once, train the DiT on the cached latents
 
 
-@torch.no_grad()
 def _as_list(items: list) -> list:
     """DataLoader collate that keeps a batch as the list of dataset items (module level: workers pickle it)."""
     return items
 
 
+@torch.no_grad()
 def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dtype=torch.float32,
                   progress: bool = False, workers: int = 0) -> Path:
     """Encode clips 0..n-1 of `dataset` and save them as checkpoint `path` (kind "latents").
@@ -294,8 +294,8 @@ def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dt
     `indices` (n,), and in the sidecar the captions, the scaling factor, the VAE
     config and the dataset's parameters (enough to re-render any clip).
     `workers` > 0 renders clips in that many DataLoader processes while the VAE
-    encodes (same clips, same order: each clip is a function of its index); on a
-    GPU box rendering, not encoding, is the slow part.
+    encodes (same clips, same order: each clip is a function of its index): for a
+    GPU box with many cores, where encoding is fast.
     """
     if n > len(dataset):
         raise ValueError(f"cannot cache {n} clips from a dataset of {len(dataset)}")
