@@ -300,6 +300,30 @@ cells = [
     register); any gap that appears in the trained panel was learnt from the paired captions. P6 says P0 in other
     words, and P7 changes one word of P0: compare their rows with P0's.
 
+    What the encoder learnt is also what it did *not* need to learn. Pairs of prompts that differ in one motion
+    word, each the same scene otherwise: how close are their pooled vectors, and how far apart are their token
+    vectors at most (relative to the token's length)?
+    """),
+    code("""
+    MOTION_PAIRS = [("moves left", "moves right"), ("moves up", "moves down"), ("bounces", "stays still"),
+                    ("rotates clockwise", "stays still"), ("rotates clockwise", "rotates counterclockwise")]
+    for a, b in MOTION_PAIRS:
+        ids_ab, mask_ab = text.encode_batch([f"a red square {a}", f"a red square {b}"])
+        with torch.no_grad():
+            tokens_ab, token_mask, pooled_ab = enc(ids_ab, mask_ab)
+        n = int(token_mask[0].sum())
+        apart = ((tokens_ab[0, :n] - tokens_ab[1, :n]).norm(dim=-1) / tokens_ab[0, :n].norm(dim=-1)).max()
+        print(f"{a:>18} vs {b:<25} pooled cosine {F.cosine_similarity(*pooled_ab, dim=0):.3f}, "
+              f"tokens apart by at most {apart:.0%}")
+    """),
+    md("""
+    Every pair is told apart but one: "clockwise" and "counterclockwise" come out of the encoder nearly identical,
+    so the DiT is asked for the same thing either way. A text encoder trained only through the denoising loss
+    learns a distinction only if it lowers that loss, and early in sampling the model draws no rotation in either
+    direction (lesson 09), so the direction never paid. Every model trained in this project shows the same
+    (`data/t2v/README.md`, "Where rotation is lost"), and it is why an asked counterclockwise turn is most often
+    drawn clockwise, or not at all.
+
     ## 6 · Cross-attention: which word does each place in the video read?
 
     The pooled vector is one summary for the whole clip. Cross-attention lets **every video token ask the text

@@ -538,8 +538,9 @@ cells = [
 
     Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows our model doing much the
     same: asked to rotate, the probe often reads "still" (or a spin too slow to count), and asked to turn
-    counterclockwise it often reads clockwise (the model turns shapes more often than it used to, mostly one way),
-    while every other motion is right. Rotating clips are a quarter of the training data, so it has seen plenty. Where is rotation lost?
+    counterclockwise it often reads clockwise (the model turns shapes more often than it used to, mostly one way:
+    lesson 05 shows that its text encoder hardly tells "clockwise" from "counterclockwise"), while every other
+    motion is right. Rotating clips are a quarter of the training data, so it has seen plenty. Where is rotation lost?
 
     An experiment in the spirit of SDEdit (Meng et al. 2022): render real rotating clips, encode them with the VAE,
     **noise them to time t** (x_t = (1 - t) x0 + t ε, the forward process of lesson 04) and let the model **finish
