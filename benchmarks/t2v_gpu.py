@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import glob
 import json
 import math
@@ -200,11 +199,8 @@ def train(args) -> None:
 
 def command_of(train_config: dict) -> str:
     """The `python -m minivid.train t2v` command of a run: the fields that differ from the defaults."""
-    from minivid.train import T2VTrainConfig
-    defaults = dataclasses.asdict(T2VTrainConfig())
-    flags = [f"--{k.replace('_', '-')} {v}" for k, v in train_config.items()
-             if k in defaults and v != defaults[k] and k not in ("threads", "bf16")]
-    return " ".join(["python -m minivid.train t2v", *flags] + (["--bf16"] if train_config.get("bf16") else []))
+    from minivid.train import T2VTrainConfig, config_flags
+    return " ".join(["python -m minivid.train t2v", *config_flags(T2VTrainConfig(**train_config), skip=("threads",))])
 
 
 def lease_facts(driver_log: Path) -> dict:

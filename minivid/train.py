@@ -692,6 +692,19 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
             parser.add_argument(flag, type=kind, default=f.default)
 
 
+def config_flags(cfg, skip: tuple[str, ...] = ()) -> list[str]:
+    """The command-line flags (of `add_dataclass_flags`) that give dataclass `cfg`: only the fields that differ
+    from the defaults, minus `skip`, e.g. ["--lr 0.0003", "--bf16"]; the printed recipe of a run."""
+    defaults = type(cfg)()
+    flags = []
+    for f in dataclasses.fields(cfg):
+        value, name = getattr(cfg, f.name), f.name.replace("_", "-")
+        if f.name in skip or value == getattr(defaults, f.name):
+            continue
+        flags.append(f"--{'' if value else 'no-'}{name}" if isinstance(value, bool) else f"--{name} {value}")
+    return flags
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m minivid.train", description=__doc__.split("\n")[0])
     stages = parser.add_subparsers(dest="stage", required=True)

@@ -163,3 +163,18 @@ def test_init_from_refuses_another_architecture(tmp_path):
               export=tmp_path / "base")
     with pytest.raises(ValueError, match="latent_channels"):
         init_from_t2v(build_dit("tiny", 4), tmp_path / "base")
+
+
+def test_config_flags_give_back_the_config():
+    import argparse
+    import shlex
+
+    from minivid.train import add_dataclass_flags, config_flags
+    parser = argparse.ArgumentParser()
+    add_dataclass_flags(parser, T2VTrainConfig)
+    cfg = T2VTrainConfig(lr=2e-4, batch_size=512, bf16=True, init_from="data/t2v/shapes", timestep_shift=3.0)
+    flags = config_flags(cfg)
+    assert flags == ["--batch-size 512", "--lr 0.0002", "--timestep-shift 3.0", "--bf16", "--init-from data/t2v/shapes"]
+    parsed = parser.parse_args(shlex.split(" ".join(flags)))
+    assert T2VTrainConfig(**vars(parsed)) == cfg  # the printed recipe is the recipe
+    assert config_flags(cfg, skip=("init_from", "bf16")) == flags[:3] and config_flags(T2VTrainConfig()) == []

@@ -57,8 +57,8 @@ cells = [
     from minivid.checkpoint import (checkpoint_paths, find_shipped, latest_training_state, list_training_states,
                                     read_meta)
     from minivid.pipeline import TextToVideo
-    from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, ema_update, export_from_run,
-                               load_latents, lr_at, step_batch, train_t2v, training_chain,
+    from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, config_flags, ema_update,
+                               export_from_run, load_latents, lr_at, step_batch, train_t2v, training_chain,
                                training_seconds_by_device, training_story)
     from minivid.vae import VideoVAE
 
@@ -561,8 +561,7 @@ cells = [
         ran = int(r.get("steps_trained", r.get("step", c.steps)))  # < c.steps: stopped early (--stop-at)
         stages.append((c, ran, f"runs/t2v/lesson07/run{i + 1}", f"runs/t2v/run{i + 1}"))
     for i, (c, ran, _, name) in enumerate(stages):
-        flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in dataclasses.asdict(c).items()
-                 if v != getattr(defaults, k) and k != "init_from"]
+        flags = config_flags(c, skip=("init_from",))  # the fields that differ from the defaults
         start = f"--init-from {stages[i - 1][3]}/shapes " if i > 0 else ""
         export = "data/t2v/shapes" if i == len(stages) - 1 else f"{name}/shapes"
         if ran == c.steps:
