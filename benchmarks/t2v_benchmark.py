@@ -137,7 +137,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def throughput(pipe, batch: int, iters: int, run_dir: Path) -> dict:
+def throughput(pipe, batch: int, iters: int, run_dir: Path, compiled: bool = True) -> dict:
     cfg = pipe.dit.config
     z, t, h, w = pipe.latent_shape
     pt, ph, pw = cfg.patch_size
@@ -147,15 +147,18 @@ def throughput(pipe, batch: int, iters: int, run_dir: Path) -> dict:
     ids, mask = encode_batch(["a red circle moves left and a blue square rotates clockwise"] * batch)
     x = torch.randn(batch, z, t, h, w)
 
-    def step():
-        loss = flow_matching_loss(model, x, ids, mask)
+    def step(net):
+        loss = flow_matching_loss(net, x, ids, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    step()
-    times = sorted(_timed(step) for _ in range(iters))
-    step_s = times[len(times) // 2]
+    def median_step_seconds(net) -> float:
+        step(net)
+        times = sorted(_timed(lambda: step(net)) for _ in range(iters))
+        return times[len(times) // 2]
+
+    step_s = median_step_seconds(model)
     flops = patching.dit_flops(tokens, cfg.width, cfg.depth, int(cfg.mlp_ratio), text_tokens=1 + ids.shape[1]).total
     achieved = 3 * flops * batch / step_s  # forward + backward (2x forward)
     peak = matmul_peak()
@@ -163,6 +166,15 @@ def throughput(pipe, batch: int, iters: int, run_dir: Path) -> dict:
            "tokens_per_s": round(batch * tokens / step_s, 1), "clips_per_s": round(batch / step_s, 2),
            "dit_forward_flops_per_clip": flops, "achieved_flop_s": round(achieved), "fp32_matmul_peak_flop_s": round(peak),
            "fraction_of_peak": round(achieved / peak, 4), "threads": torch.get_num_threads()}
+    if compiled:  # the training flag --compile: the same step through torch.compile (inductor)
+        net = torch.compile(model, dynamic=False)
+        compile_s = _timed(lambda: step(net))  # the first step compiles forward and backward
+        fused_s = median_step_seconds(net)
+        out["compiled"] = {"compile_seconds": round(compile_s, 1), "step_seconds_median": round(fused_s, 4),
+                           "tokens_per_s": round(batch * tokens / fused_s, 1),
+                           "achieved_flop_s": round(3 * flops * batch / fused_s),
+                           "fraction_of_peak": round(3 * flops * batch / fused_s / peak, 4),
+                           "speedup": round(step_s / fused_s, 3)}
     log = run_dir / "log.jsonl"
     if log.exists():
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -189,6 +201,8 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=32,
                     help="batch of the throughput part: the 2-core CPU recipe's (the shipped model's last runs, "
                          "on a GPU, used 512)")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the training step through torch.compile (the training flag --compile)")
     ap.add_argument("--samplers", default="euler,heun", help="samplers of the steps sweep")
     ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
     args = ap.parse_args()
@@ -236,7 +250,7 @@ def main() -> None:
         save("steps_vs_quality")
     if "throughput" not in skip:
         torch.set_num_threads(1)  # what the training run used
-        result["throughput"] = throughput(pipe, args.train_batch, 8, ROOT / args.run_dir)
+        result["throughput"] = throughput(pipe, args.train_batch, 8, ROOT / args.run_dir, args.compile)
         torch.set_num_threads(args.threads)
         save("throughput")
     print_table(result)
@@ -265,6 +279,10 @@ def print_table(r: dict) -> None:
         print(f"\ntraining: {t['tokens_per_s']:.0f} tokens/s ({t['clips_per_s']} clips/s, batch {t['batch']}, "
               f"{t['threads']} thread), {t['achieved_flop_s'] / 1e9:.2f} GFLOP/s = {100 * t['fraction_of_peak']:.1f}% "
               f"of the {t['fp32_matmul_peak_flop_s'] / 1e9:.1f} GFLOP/s fp32 matmul peak")
+        if "compiled" in t:
+            c = t["compiled"]
+            print(f"compiled (--compile): {c['tokens_per_s']:.0f} tokens/s, {c['achieved_flop_s'] / 1e9:.2f} GFLOP/s = "
+                  f"{100 * c['fraction_of_peak']:.1f}%, x{c['speedup']} (compiling took {c['compile_seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ RUNS = {  # name: flags of `python -m minivid.train t2v` (with the lease's commo
     "wide": ["--preset", "shapes-wide", "--lr", "8e-4", "--warmup-steps", "500", "--timestep-shift", "3"],
     "cont": ["--preset", "shapes-edges", "--init-from", "data/t2v/shapes", "--lr", "3e-4", "--timestep-shift", "3",
              "--seed", "7"],
+    # the continuation again, with the auxiliary text loss (lead of data/t2v/README.md, "The text encoder does not
+    # tell the directions apart"): does it keep the two-object gain at batch 512 and still separate the rotations?
+    "cont-aux": ["--preset", "shapes-edges", "--init-from", "data/t2v/shapes", "--lr", "3e-4", "--timestep-shift", "3",
+                 "--seed", "9", "--text-aux-weight", "1"],
 }
 TEXT_TOKENS = 25  # pooled token + a padded 24-token prompt, as t2v_benchmark.py's throughput counts them
 PACK_SKIP = ("format", "version", "kind", "config", "file", "bytes", "sha256", "tensors")  # save_tensors writes these
@@ -80,7 +84,7 @@ class Lease:
     def common(self, clips: int) -> list[str]:
         a = self.args
         return ["--batch-size", str(a.batch), "--cache-clips", str(clips), "--bf16", "--device", a.device,
-                "--threads", str(a.threads), "--cache-root", str(self.work / "latents")]
+                "--threads", str(a.threads), "--cache-root", str(self.work / "latents")] + (["--compile"] if a.compile else [])
 
     def launch(self, flags: list[str], out: Path) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "minivid.train", "t2v", *flags, "--out", str(out)]
@@ -281,6 +285,9 @@ def main() -> None:
     t.add_argument("--batch", type=int, default=512)
     t.add_argument("--threads", type=int, default=4, help="CPU threads per training process")
     t.add_argument("--device", default="cuda")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="torch.compile each run (fuses the small kernels a width-128 model is made of; unmeasured on "
+                        "a GPU so far)")
     t.add_argument("--work", default="/tmp/gpuwork", help="scratch space on the GPU machine")
     t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu/out"), help="what should come back")
     r = sub.add_parser("report", help="score what came back -> benchmarks/results/t2v_gpu.json")

@@ -1,38 +1,41 @@
-"""Pick the default classifier-free guidance scale: held-out and seen adherence vs guidance.
+"""Pick the default classifier-free guidance scale: held-out, seen and two-object adherence vs guidance.
 
-    python benchmarks/t2v_guidance.py --model runs/t2v/main/ema-00001400 --scales 1,2,3,4,6
+    python benchmarks/t2v_guidance.py --scales 2,3,4,5,6
 
-48 held-out + 48 seen single-object prompts and 48 two-object prompts (English,
-canonical captions), 20 Euler steps, seed 0. Results: benchmarks/results/t2v_guidance.json.
+The steps sweep's 160 single-object prompts (48 held-out + 112 seen spread over the eval set,
+t2v_benchmark.sweep_prompts) and the eval set's 128 two-object prompts (English, canonical
+captions), 20 Euler steps, the model's recorded time shift, seed 0.
+Results: benchmarks/results/t2v_guidance.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from minivid import world
 from minivid.evaluate import prompt_adherence
 from minivid.pipeline import TextToVideo
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from t2v_benchmark import eval_prompts, sweep_prompts  # noqa: E402  (the same prompt sets as the main benchmark)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="data/t2v/shapes")
-    ap.add_argument("--scales", default="1,2,3,4,6")
+    ap.add_argument("--scales", default="2,3,4,5,6")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_guidance.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
-    evalset = world.load_eval_set(ROOT / "data/eval_set.json")
-    groups = {g: [world.caption(s, "en") for gg, s in evalset if gg == g][:48] for g in ("heldout", "seen", "two_object")}
+    groups = {**sweep_prompts(), "two_object": eval_prompts("en")["two_object"]}
     rows = []
     for scale in [float(s) for s in args.scales.split(",")]:
         row = {"guidance": scale}
@@ -43,8 +46,10 @@ def main() -> None:
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    Path(args.out).write_text(json.dumps({"model": args.model, "model_step": pipe.meta.get("step", pipe.meta.get("steps_trained")),
-                                          "steps": args.steps, "sampler": "euler", "seed": 0, "rows": rows}, indent=1) + "\n")
+    Path(args.out).write_text(json.dumps({"model": args.model, "model_sha256": pipe.meta["sha256"],
+                                          "prompts": {g: len(p) for g, p in groups.items()}, "steps": args.steps,
+                                          "sampler": "euler", "shift": pipe.defaults["shift"], "seed": 0,
+                                          "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

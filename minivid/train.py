@@ -48,7 +48,7 @@ from .dit import DIT_PRESETS, DiT, DiTConfig
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
 from .vae import VAE_PRESETS, VideoVAE, psnr
-from .world import ROTATIONS, ShapesWorld
+from .world import COLOURS, MOTIONS, ROTATIONS, ShapesWorld
 
 # ----------------------------------------------------------------------------
 # Stage 1: the video VAE
@@ -374,10 +374,16 @@ class T2VTrainConfig:
     rotation_speed: float = 0.0  # 0: a rotation's speed is drawn from the spec's 10..20 deg/frame; else this speed.
     # Measured (data/t2v/README.md, "Narrowing rotations"): both together raised the share of rotations shown from
     # 19% to at most 38% in 3,000-4,000 steps, so the shipped model keeps the full spec
+    text_aux_weight: float = 0.0  # > 0: add this times an auxiliary loss on the text encoder alone: a linear head on
+    # the pooled text vector names each object's (colour, motion) pair (`caption_labels`, multi-label BCE). Trained
+    # only through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
+    # text_separation.py); this makes it keep them apart. The head is training state only, never exported
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
     bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off (on for the GPU runs)
+    compile: bool = False  # torch.compile the DiT's training forward and backward (a C++ compiler on a CPU; the first
+    # steps wait for the compile, minutes on the 2-core CPU): fuses the many small kernels of an 80-token model
     threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
     init_from: str = ""  # a shipped t2v checkpoint to continue from (its weights become model and EMA; fresh
     # optimiser and schedule, steps counted from 0: use another seed for fresh batches); "" = from scratch
@@ -437,6 +443,27 @@ def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | 
         raise ValueError(f"rotation_weight must be > 0, got {rotation_weight}")
     rotates = torch.tensor([any(motion in ROTATIONS for _, _, motion in parse_prompt(c)) for c in captions])
     return torch.where(rotates, float(rotation_weight), 1.0)
+
+
+def caption_labels(captions: list[str]) -> torch.Tensor:
+    """What the auxiliary text loss asks the pooled caption vector to name: (n, colours x motions) multi-hot, a 1
+    at (colour, motion) for each object the caption describes (English or Chinese: `parse_prompt`)."""
+    colours, motions = list(COLOURS), list(MOTIONS)
+    labels = torch.zeros(len(captions), len(colours) * len(motions))
+    for i, caption in enumerate(captions):
+        for _, colour, motion in parse_prompt(caption):
+            labels[i, colours.index(colour) * len(motions) + motions.index(motion)] = 1.0
+    return labels
+
+
+def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1) -> torch.Tensor:
+    """The auxiliary text loss of one rank's captions (dropped ones already removed): binary cross-entropy of
+    `head(pooled text)` against `labels` (b, k), averaged over labels, summed over captions and divided by `kept`,
+    the captions kept in the whole global batch (x `world`, since DDP averages the ranks' gradients): N ranks
+    compute the gradient one process computes on the global batch."""
+    pooled = model.text_encoder(ids, mask.bool())[2]  # (b d_text)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(head(pooled).float(), labels, reduction="none")
+    return bce.mean(1).sum() * world / max(kept, 1)
 
 
 def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
@@ -570,6 +597,7 @@ def train_t2v(
     ids_all, mask_all = encode_batch(cache.captions)
     weights = clip_weights(cache.captions, cfg.rotation_weight)
     null_ids, null_mask = encode_batch([None])
+    labels_all = caption_labels(cache.captions) if cfg.text_aux_weight > 0 else None
 
     torch.manual_seed(cfg.seed)
     model = build_dit(cfg.preset, latent_shape[0]).to(device)
@@ -578,7 +606,12 @@ def train_t2v(
     ema = copy.deepcopy(model).requires_grad_(False)
     ema.eval()
     both = torch.nn.ModuleDict({"model": model, "ema": ema})  # one training state holds both
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    head = None
+    if cfg.text_aux_weight > 0:  # drawn after the model, so a run without it initialises exactly as before
+        head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS)).to(device)
+        both["text_head"] = head  # trained and checkpointed with the model; not exported
+    trained = list(model.parameters()) + ([] if head is None else list(head.parameters()))
+    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
     where = {"trained_on": device_name(device)}  # e.g. "cpu", "cuda (NVIDIA H200)": in every state and export
@@ -596,6 +629,8 @@ def train_t2v(
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:  # the same maths, fused; the weights and checkpoints stay those of the plain `model`
+        net = torch.compile(net, dynamic=False)
 
     log = None
     if rank == 0:
@@ -632,9 +667,18 @@ def train_t2v(
         mask = torch.where(drop[:, None], null_mask, mask_all[index]).to(device)
         with autocast_context(device, cfg.bf16):
             loss = flow_matching_loss(net, x0, ids, mask, t=batch["t"][shard].to(device), eps=batch["eps"][shard].to(device))
+            aux = None
+            if head is not None:  # on the captions not dropped: the empty prompt names nothing
+                keep = index[~drop]
+                aux = text_aux_loss(model, head, ids_all[keep].to(device), mask_all[keep].to(device),
+                                    labels_all[keep].to(device), kept=int((~batch["drop"]).sum()), world=world)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        (loss if aux is None else loss + cfg.text_aux_weight * aux).backward()
+        if head is not None and world > 1:  # the head is outside DDP: average its gradients by hand
+            for p in head.parameters():
+                torch.distributed.all_reduce(p.grad)
+                p.grad /= world
+        torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
         optimizer.step()
         done = step + 1
         ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
@@ -644,8 +688,8 @@ def train_t2v(
             now = time.perf_counter()
             its = window / max(1e-9, now - window_t)
             window, window_t = 0, now
-            log.write(json.dumps({"step": done, "loss": loss.item(), "lr": lr, "it_s": its,
-                                  "seconds": now - t0}) + "\n")
+            log.write(json.dumps({"step": done, "loss": loss.item(), "lr": lr, "it_s": its, "seconds": now - t0,
+                                  **({} if aux is None else {"text_aux": aux.item()})}) + "\n")
             log.flush()
             history.append([done, round(loss.item(), 5), round(now - t0, 1)])
             bar.set_postfix(loss=f"{loss.item():.4f}", its=f"{its:.2f}", refresh=False)

@@ -16,11 +16,11 @@ from test_train_t2v import tiny_cache  # noqa: E402
 CFG = dict(preset="tiny", batch_size=4, steps=3, warmup_steps=1, checkpoint_every=3, caption_dropout=0.25)
 
 
-def _worker(rank: int, world: int, tmp: str) -> None:
+def _worker(rank: int, world: int, tmp: str, extra: dict) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=world)
     try:
-        ema, model = train_t2v(T2VTrainConfig(**CFG), f"{tmp}/ddp", cache=tiny_cache(), device="cpu",
+        ema, model = train_t2v(T2VTrainConfig(**CFG, **extra), f"{tmp}/ddp", cache=tiny_cache(), device="cpu",
                                progress=False, snapshots=False, return_model=True)
         save_file({**{f"model.{k}": v.contiguous() for k, v in model.state_dict().items()},
                    **{f"ema.{k}": v.contiguous() for k, v in ema.state_dict().items()}}, f"{tmp}/rank{rank}.safetensors")
@@ -29,8 +29,9 @@ def _worker(rank: int, world: int, tmp: str) -> None:
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
-def test_two_gloo_ranks_match_each_other_and_a_single_process(tmp_path):
-    mp.spawn(_worker, args=(2, str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("extra", [{}, {"text_aux_weight": 1.0}], ids=["plain", "text-aux"])
+def test_two_gloo_ranks_match_each_other_and_a_single_process(tmp_path, extra):
+    mp.spawn(_worker, args=(2, str(tmp_path), extra), nprocs=2, join=True)
     r0, r1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
     assert r0.keys() == r1.keys()
     for k in r0:
@@ -38,7 +39,7 @@ def test_two_gloo_ranks_match_each_other_and_a_single_process(tmp_path):
     assert (tmp_path / "ddp/state-00000003.json").exists()  # rank 0 wrote the checkpoint ...
     assert len(list((tmp_path / "ddp").glob("state-*.json"))) == 1  # ... and only once
 
-    ema, model = train_t2v(T2VTrainConfig(**CFG), tmp_path / "single", cache=tiny_cache(), device="cpu",
+    ema, model = train_t2v(T2VTrainConfig(**CFG, **extra), tmp_path / "single", cache=tiny_cache(), device="cpu",
                            progress=False, snapshots=False, return_model=True)
     single = {**{f"model.{k}": v for k, v in model.state_dict().items()},
               **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
@@ -47,7 +48,10 @@ def test_two_gloo_ranks_match_each_other_and_a_single_process(tmp_path):
                                         device="cpu", progress=False, snapshots=False, return_model=True,
                                         stop_at=0)[1].state_dict().items()}
     for k in single:
-        torch.testing.assert_close(r0[k], single[k], rtol=1e-4, atol=1e-5, msg=k)
+        a, b = r0[k], single[k]
+        if k.endswith("attn.kv.bias"):  # softmax ignores a bias on the keys: their gradient is rounding noise,
+            a, b = a.chunk(2)[1], b.chunk(2)[1]  # which Adam scales to full-size steps; compare the values' half
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=k)
         if k.startswith("model.") and not torch.equal(init[k[len("model."):]], single[k]):
             moved += 1
     assert moved > 10  # the comparison is not vacuous: training changed the weights

@@ -1,5 +1,6 @@
 """Text-to-video training: determinism, exact resumption, the latent cache, the export."""
 import dataclasses
+import shutil
 import json
 
 import pytest
@@ -7,10 +8,11 @@ import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.device import default_device, device_name
-from minivid.train import (LatentCache, T2VTrainConfig, build_dit, clip_weights, ensure_latent_cache,
-                           export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, train_t2v,
+from minivid.text import encode_batch
+from minivid.train import (LatentCache, T2VTrainConfig, build_dit, caption_labels, clip_weights, ensure_latent_cache,
+                           export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, text_aux_loss, train_t2v,
                            training_chain, training_seconds_by_device, training_story)
-from minivid.world import ShapesWorld
+from minivid.world import COLOURS, MOTIONS, ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
 
@@ -31,14 +33,16 @@ def state(model) -> dict:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_resume_continues_exactly(tmp_path):
-    cfg, cache = tiny_config(), tiny_cache()
+@pytest.mark.parametrize("text_aux_weight", [0.0, 1.0])
+def test_resume_continues_exactly(tmp_path, text_aux_weight):
+    cfg, cache = tiny_config(text_aux_weight=text_aux_weight), tiny_cache()
     straight = train_t2v(cfg, tmp_path / "a", cache=cache, progress=False, snapshots=False)
     train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, stop_at=3, snapshots=False)
     resumed = train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, resume=True, snapshots=False)
     from safetensors.torch import load_file
     a, b = load_file(tmp_path / "a/state-00000006.safetensors"), load_file(tmp_path / "b/state-00000006.safetensors")
     assert a.keys() == b.keys() and any(k.startswith("model.ema.") for k in a) and any(k.startswith("optim.") for k in a)
+    assert any(k.startswith("model.text_head.") for k in a) == (text_aux_weight > 0)  # the aux head is state too
     for k in a:
         if not k.startswith("rng."):
             assert torch.equal(a[k], b[k]), k  # model, EMA and optimizer state, bit for bit
@@ -90,6 +94,49 @@ def test_rotation_weight_draws_rotating_clips_that_much_more_often():
     assert abs(rotating[drawn].float().mean().item() - 0.5) < 0.03  # ~4 standard errors of a 4096-draw share
     assert torch.equal(drawn, step_batch(cfg, 7, n, LATENT, weights)["index"])  # still a pure function of (seed, step)
     assert abs(rotating[step_batch(cfg, 7, n, LATENT)["index"]].float().mean().item() - 0.2) < 0.03
+
+
+def test_caption_labels_name_each_objects_colour_and_motion():
+    colours, motions = list(COLOURS), list(MOTIONS)
+
+    def at(colour, motion):
+        return colours.index(colour) * len(motions) + motions.index(motion)
+
+    labels = caption_labels(["a red square rotates clockwise", "紅色的正方形順時針旋轉",
+                             "a green circle bounces and a blue square rotates counterclockwise"])
+    assert labels.shape == (3, len(colours) * len(motions))
+    assert labels[0].nonzero().flatten().tolist() == [at("red", "rotates clockwise")]
+    assert torch.equal(labels[0], labels[1])  # a Chinese caption names the same things
+    assert sorted(labels[2].nonzero().flatten().tolist()) == sorted([at("green", "bounces"),
+                                                                      at("blue", "rotates counterclockwise")])
+
+
+def test_text_aux_loss_is_the_mean_bce_and_teaches_the_encoder_the_rotation_direction():
+    torch.manual_seed(0)
+    model = build_dit("tiny", LATENT[0])
+    head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS))
+    captions = ["a red square rotates clockwise", "a red square rotates counterclockwise"]
+    ids, mask = encode_batch(captions)
+    labels = caption_labels(captions)
+    pooled = model.text_encoder(ids, mask.bool())[2]
+    reference = torch.nn.functional.binary_cross_entropy_with_logits(head(pooled), labels)  # mean over all entries
+    torch.testing.assert_close(text_aux_loss(model, head, ids, mask, labels, kept=2), reference)
+    # two ranks of one caption each, each x world / global count: their mean is the one-process loss
+    halves = [text_aux_loss(model, head, ids[i:i + 1], mask[i:i + 1], labels[i:i + 1], kept=2, world=2) for i in (0, 1)]
+    torch.testing.assert_close(sum(halves) / 2, reference)
+
+    before = torch.cosine_similarity(*pooled.detach(), dim=0)
+    params = list(model.text_encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=3e-3)
+    for _ in range(100):
+        opt.zero_grad()
+        text_aux_loss(model, head, ids, mask, labels, kept=2).backward()
+        opt.step()
+    pooled = model.text_encoder(ids, mask.bool())[2]
+    after = torch.cosine_similarity(*pooled.detach(), dim=0)
+    assert after < before - 0.05  # the two directions moved apart ...
+    predicted = head(pooled).detach() > 0
+    assert torch.equal(predicted, labels.bool())  # ... far enough for the head to name each one
 
 
 def test_latent_cache_is_encoded_once_and_reused(tmp_path):
@@ -178,3 +225,17 @@ def test_config_flags_give_back_the_config():
     parsed = parser.parse_args(shlex.split(" ".join(flags)))
     assert T2VTrainConfig(**vars(parsed)) == cfg  # the printed recipe is the recipe
     assert config_flags(cfg, skip=("init_from", "bf16")) == flags[:3] and config_flags(T2VTrainConfig()) == []
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                    reason="torch.compile on a CPU needs a C++ compiler")
+def test_compiled_training_computes_the_same_steps(tmp_path):
+    cache = tiny_cache()
+    plain = state(train_t2v(tiny_config(steps=3), tmp_path / "a", cache=cache, progress=False, snapshots=False))
+    fused = state(train_t2v(tiny_config(steps=3, compile=True), tmp_path / "b", cache=cache, progress=False,
+                            snapshots=False))
+    for k in plain:
+        a, b = plain[k], fused[k]
+        if k.endswith("attn.kv.bias"):  # the keys' bias has no true gradient: Adam steps on rounding noise
+            a, b = a.chunk(2)[1], b.chunk(2)[1]
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=k)  # fused kernels round differently, no more
