@@ -217,8 +217,10 @@ def main() -> None:
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__},
               "command": "python benchmarks/t2v_benchmark.py " + " ".join(
-                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False, "")
-                  and k not in ("out", "model", "run_dir"))}
+                  (f"--{k.replace('_', '-')}" if v is True else f"--no-{k.replace('_', '-')}" if v is False
+                   else f"--{k.replace('_', '-')} {v}")
+                  for k, v in vars(args).items() if v not in (None, "") and k not in ("out", "model", "run_dir")
+                  and not (v is False and k == "quick"))}
 
     def save(*keys: str) -> None:
         """Write `keys` of this run into the file, keeping what parallel parts wrote there meanwhile."""

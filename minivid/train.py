@@ -378,6 +378,9 @@ class T2VTrainConfig:
     # the pooled text vector names each object's (colour, motion) pair (`caption_labels`, multi-label BCE). Trained
     # only through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
     # text_separation.py); this makes it keep them apart. The head is training state only, never exported
+    text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
+    # cross-attends to, which also conditions adaLN) or "register" (the encoder's first token alone: the words'
+    # tokens need not each carry the whole caption for the mean to name it)
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -456,13 +459,16 @@ def caption_labels(captions: list[str]) -> torch.Tensor:
     return labels
 
 
-def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1) -> torch.Tensor:
+def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1,
+                  source: str = "pooled") -> torch.Tensor:
     """The auxiliary text loss of one rank's captions (dropped ones already removed): binary cross-entropy of
-    `head(pooled text)` against `labels` (b, k), averaged over labels, summed over captions and divided by `kept`,
+    `head(text vector)` against `labels` (b, k), averaged over labels, summed over captions and divided by `kept`,
     the captions kept in the whole global batch (x `world`, since DDP averages the ranks' gradients): N ranks
-    compute the gradient one process computes on the global batch."""
-    pooled = model.text_encoder(ids, mask.bool())[2]  # (b d_text)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(head(pooled).float(), labels, reduction="none")
+    compute the gradient one process computes on the global batch. `source`: "pooled" (the masked mean the DiT's
+    adaLN reads) or "register" (the encoder's first token)."""
+    tokens, _, pooled = model.text_encoder(ids, mask.bool())  # (b 1+l d_text), _, (b d_text)
+    vector = pooled if source == "pooled" else tokens[:, 0]  # (b d_text)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels, reduction="none")
     return bce.mean(1).sum() * world / max(kept, 1)
 
 
@@ -579,6 +585,8 @@ def train_t2v(
     """
     if cfg.preset not in DIT_PRESETS:
         raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
+    if cfg.text_aux_from not in ("pooled", "register"):
+        raise ValueError(f"text_aux_from must be 'pooled' or 'register', got {cfg.text_aux_from!r}")
     rank, world = dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
@@ -671,7 +679,8 @@ def train_t2v(
             if head is not None:  # on the captions not dropped: the empty prompt names nothing
                 keep = index[~drop]
                 aux = text_aux_loss(model, head, ids_all[keep].to(device), mask_all[keep].to(device),
-                                    labels_all[keep].to(device), kept=int((~batch["drop"]).sum()), world=world)
+                                    labels_all[keep].to(device), kept=int((~batch["drop"]).sum()), world=world,
+                                    source=cfg.text_aux_from)
         optimizer.zero_grad(set_to_none=True)
         (loss if aux is None else loss + cfg.text_aux_weight * aux).backward()
         if head is not None and world > 1:  # the head is outside DDP: average its gradients by hand

@@ -62,6 +62,11 @@ def test_training_is_seeded_and_learns_something(tmp_path):
     assert log[-1]["step"] == 6 and log[-1]["loss"] > 0 and log[-1]["it_s"] > 0
 
 
+def test_an_unknown_text_aux_source_is_refused_before_training(tmp_path):
+    with pytest.raises(ValueError, match="text_aux_from"):
+        train_t2v(tiny_config(text_aux_weight=1.0, text_aux_from="tokens"), tmp_path, cache=tiny_cache(), progress=False)
+
+
 def test_resume_refuses_a_different_config(tmp_path):
     cache = tiny_cache()
     train_t2v(tiny_config(), tmp_path, cache=cache, progress=False, stop_at=3, snapshots=False)
@@ -111,31 +116,36 @@ def test_caption_labels_name_each_objects_colour_and_motion():
                                                                       at("blue", "rotates counterclockwise")])
 
 
-def test_text_aux_loss_is_the_mean_bce_and_teaches_the_encoder_the_rotation_direction():
+@pytest.mark.parametrize("source", ["pooled", "register"])
+def test_text_aux_loss_is_the_mean_bce_and_teaches_the_encoder_the_rotation_direction(source):
     torch.manual_seed(0)
     model = build_dit("tiny", LATENT[0])
     head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS))
     captions = ["a red square rotates clockwise", "a red square rotates counterclockwise"]
     ids, mask = encode_batch(captions)
     labels = caption_labels(captions)
-    pooled = model.text_encoder(ids, mask.bool())[2]
-    reference = torch.nn.functional.binary_cross_entropy_with_logits(head(pooled), labels)  # mean over all entries
-    torch.testing.assert_close(text_aux_loss(model, head, ids, mask, labels, kept=2), reference)
+
+    def vector():  # what the head reads
+        tokens, _, pooled = model.text_encoder(ids, mask.bool())
+        return pooled if source == "pooled" else tokens[:, 0]
+
+    reference = torch.nn.functional.binary_cross_entropy_with_logits(head(vector()), labels)  # mean over all entries
+    torch.testing.assert_close(text_aux_loss(model, head, ids, mask, labels, kept=2, source=source), reference)
     # two ranks of one caption each, each x world / global count: their mean is the one-process loss
-    halves = [text_aux_loss(model, head, ids[i:i + 1], mask[i:i + 1], labels[i:i + 1], kept=2, world=2) for i in (0, 1)]
+    halves = [text_aux_loss(model, head, ids[i:i + 1], mask[i:i + 1], labels[i:i + 1], kept=2, world=2, source=source)
+              for i in (0, 1)]
     torch.testing.assert_close(sum(halves) / 2, reference)
 
-    before = torch.cosine_similarity(*pooled.detach(), dim=0)
+    before = torch.cosine_similarity(*vector().detach(), dim=0)
     params = list(model.text_encoder.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=3e-3)
     for _ in range(100):
         opt.zero_grad()
-        text_aux_loss(model, head, ids, mask, labels, kept=2).backward()
+        text_aux_loss(model, head, ids, mask, labels, kept=2, source=source).backward()
         opt.step()
-    pooled = model.text_encoder(ids, mask.bool())[2]
-    after = torch.cosine_similarity(*pooled.detach(), dim=0)
+    after = torch.cosine_similarity(*vector().detach(), dim=0)
     assert after < before - 0.05  # the two directions moved apart ...
-    predicted = head(pooled).detach() > 0
+    predicted = head(vector()).detach() > 0
     assert torch.equal(predicted, labels.bool())  # ... far enough for the head to name each one
 
 
