@@ -375,9 +375,11 @@ class T2VTrainConfig:
     # Measured (data/t2v/README.md, "Narrowing rotations"): both together raised the share of rotations shown from
     # 19% to at most 38% in 3,000-4,000 steps, so the shipped model keeps the full spec
     text_aux_weight: float = 0.0  # > 0: add this times an auxiliary loss on the text encoder alone: a linear head on
-    # the pooled text vector names each object's (colour, motion) pair (`caption_labels`, multi-label BCE). Trained
-    # only through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
-    # text_separation.py); this makes it keep them apart. The head is training state only, never exported
+    # a text vector names each object's (colour, motion) pair (`caption_labels`, multi-label BCE). Trained only
+    # through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
+    # text_separation.py); this keeps them apart. The head is training state only, never exported. Measured as
+    # continuations of the shipped model on the CPU: it separates them but costs two-object prompts 8-30 points
+    # (data/t2v/README.md), so the shipped model is trained without it
     text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
     # cross-attends to, which also conditions adaLN) or "register" (the encoder's first token alone: the words'
     # tokens need not each carry the whole caption for the mean to name it)
@@ -386,7 +388,8 @@ class T2VTrainConfig:
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
     bf16: bool = False  # bf16 autocast: measured no reliable gain for the DiT on this CPU, so off (on for the GPU runs)
     compile: bool = False  # torch.compile the DiT's training forward and backward (a C++ compiler on a CPU; the first
-    # steps wait for the compile, minutes on the 2-core CPU): fuses the many small kernels of an 80-token model
+    # step waits for the compile, ~2 min on the 2-core CPU): fuses the many small kernels of an 80-token model;
+    # measured 1.15x the plain step's tokens/s on this CPU (benchmarks/t2v_benchmark.py)
     threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
     init_from: str = ""  # a shipped t2v checkpoint to continue from (its weights become model and EMA; fresh
     # optimiser and schedule, steps counted from 0: use another seed for fresh batches); "" = from scratch
