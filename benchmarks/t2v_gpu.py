@@ -10,9 +10,11 @@ three recipes (`--runs`) running side by side on the one GPU (60 steps each), th
 for as many steps as fit, as a plain `python -m minivid.train t2v ... --batch-size
 512 --bf16` command (each command is logged): `edges`, the shipped preset from
 scratch; `wide`, the 192-wide preset from scratch; `cont`, the shipped checkpoint
-trained on. The machine's disk is not kept, so it packs into --out what should come
-back: each run's final EMA weights (bf16 for `wide`, to stay under 16 MiB a file),
-the `edges` run's snapshots at 1/3 and 2/3 (bf16: a time-to-quality curve), and a
+trained on; `edges-aux`, `edges` with the auxiliary text loss (`--text-aux-weight 1`);
+`--compile` adds `--compile` to every run. The machine's disk is not kept, so it packs
+into --out what should come back: each run's final EMA weights (bf16 for `wide`, to
+stay under 16 MiB a file), the `edges*` runs' snapshots at 1/3 and 2/3 (bf16: a
+time-to-quality curve), and a
 tarball of sidecars, logs and stdout. Unpack it as RUN/ (tarball) and RUN/models/
 (the weights next to their sidecars from the tarball's packed/).
 
@@ -94,7 +96,8 @@ class Lease:
                                 stderr=subprocess.STDOUT)
 
     def pack(self) -> None:
-        """What comes back: finals (fp32, bf16 for `wide`), `edges` snapshots at 1/3 and 2/3 (bf16), one tarball."""
+        """What comes back: finals (fp32, bf16 for `wide`), the from-scratch `edges*` runs' snapshots at 1/3 and 2/3
+        (bf16: their curves are compared), one tarball."""
         import torch
 
         from minivid.checkpoint import load_tensors, save_tensors
@@ -103,7 +106,7 @@ class Lease:
         for name in self.runs:
             snaps = sorted(glob.glob(str(self.work / name / "ema-*.safetensors")))
             chosen = [(snaps[-1], name, name == "wide")] if snaps else []
-            if name == "edges":
+            if name.startswith("edges"):
                 chosen += [(s, f"{name}-{Path(s).stem}", True) for s in snaps[:-1][-2:]]
             for src, dst, half in chosen:
                 tensors, meta = load_tensors(src, kind="t2v")
