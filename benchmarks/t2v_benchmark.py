@@ -160,21 +160,21 @@ def throughput(pipe, batch: int, iters: int, run_dir: Path, compiled: bool = Tru
 
     step_s = median_step_seconds(model)
     flops = patching.dit_flops(tokens, cfg.width, cfg.depth, int(cfg.mlp_ratio), text_tokens=1 + ids.shape[1]).total
-    achieved = 3 * flops * batch / step_s  # forward + backward (2x forward)
     peak = matmul_peak()
-    out = {"batch": batch, "tokens_per_clip": tokens, "step_seconds_median": round(step_s, 4),
-           "tokens_per_s": round(batch * tokens / step_s, 1), "clips_per_s": round(batch / step_s, 2),
-           "dit_forward_flops_per_clip": flops, "achieved_flop_s": round(achieved), "fp32_matmul_peak_flop_s": round(peak),
-           "fraction_of_peak": round(achieved / peak, 4), "threads": torch.get_num_threads()}
+
+    def rates(seconds: float) -> dict:
+        achieved = 3 * flops * batch / seconds  # forward + backward (2x forward)
+        return {"step_seconds_median": round(seconds, 4), "tokens_per_s": round(batch * tokens / seconds, 1),
+                "achieved_flop_s": round(achieved), "fraction_of_peak": round(achieved / peak, 4)}
+
+    out = {"batch": batch, "tokens_per_clip": tokens, **rates(step_s), "clips_per_s": round(batch / step_s, 2),
+           "dit_forward_flops_per_clip": flops, "fp32_matmul_peak_flop_s": round(peak),
+           "threads": torch.get_num_threads()}
     if compiled:  # the training flag --compile: the same step through torch.compile (inductor)
         net = torch.compile(model, dynamic=False)
         compile_s = _timed(lambda: step(net))  # the first step compiles forward and backward
         fused_s = median_step_seconds(net)
-        out["compiled"] = {"compile_seconds": round(compile_s, 1), "step_seconds_median": round(fused_s, 4),
-                           "tokens_per_s": round(batch * tokens / fused_s, 1),
-                           "achieved_flop_s": round(3 * flops * batch / fused_s),
-                           "fraction_of_peak": round(3 * flops * batch / fused_s / peak, 4),
-                           "speedup": round(step_s / fused_s, 3)}
+        out["compiled"] = {"compile_seconds": round(compile_s, 1), **rates(fused_s), "speedup": round(step_s / fused_s, 3)}
     log = run_dir / "log.jsonl"
     if log.exists():
         rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
@@ -186,6 +186,15 @@ def throughput(pipe, batch: int, iters: int, run_dir: Path, compiled: bool = Tru
                                    "note": "the real run, 1 thread, on the shared 2-core machine (other jobs and "
                                            "the evaluation monitor running beside it)"}
     return out
+
+
+def command_flags(dest: str, value, default) -> list[str]:
+    """The flags that set argument `dest` to `value`: a boolean as `--x` / `--no-x`, a False that is the default
+    (a store_true flag, which has no `--no-`) as nothing; anything else as `--x value`."""
+    name = dest.replace("_", "-")
+    if isinstance(value, bool):
+        return [f"--{name}"] if value else [f"--no-{name}"] if default else []
+    return [f"--{name} {value}"]
 
 
 def main() -> None:
@@ -216,11 +225,9 @@ def main() -> None:
                              "train_seconds_by_device": training_seconds_by_device(pipe.meta)},
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__},
-              "command": "python benchmarks/t2v_benchmark.py " + " ".join(
-                  (f"--{k.replace('_', '-')}" if v is True else f"--no-{k.replace('_', '-')}" if v is False
-                   else f"--{k.replace('_', '-')} {v}")
-                  for k, v in vars(args).items() if v not in (None, "") and k not in ("out", "model", "run_dir")
-                  and not (v is False and k == "quick"))}
+              "command": " ".join(["python benchmarks/t2v_benchmark.py", *(
+                  flag for k, v in vars(args).items() if v not in (None, "") and k not in ("out", "model", "run_dir")
+                  for flag in command_flags(k, v, ap.get_default(k)))])}
 
     def save(*keys: str) -> None:
         """Write `keys` of this run into the file, keeping what parallel parts wrote there meanwhile."""
