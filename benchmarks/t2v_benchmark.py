@@ -54,15 +54,23 @@ def scores(videos, prompts, by_motion: bool = False) -> dict:
 
 
 def motion_by_prompt(s: dict) -> dict[str, dict]:
-    """Per motion the prompts ask for: how many prompt objects asked for it, and the fraction that show it
-    (an object of the prompt's colour, detected with that motion): which motions the model has not learnt."""
+    """Per motion the prompts ask for: how many prompt objects asked for it, the fraction that show it (an
+    object of the prompt's colour, detected with that motion), and what the others showed instead (counts
+    by detected motion; "missing": no object of that colour): which motions the model has not learnt, and
+    what it draws in their place (a rotation in the other direction, or none)."""
     asked, shown = {m: 0 for m in world.MOTIONS}, {m: 0 for m in world.MOTIONS}
+    instead: dict[str, dict[str, int]] = {m: {} for m in world.MOTIONS}
     for clip in s["per_clip"]:
         found = {o.colour: o.motion for o in clip["detected"]}
         for _, colour, motion in clip["expected"]:
             asked[motion] += 1
-            shown[motion] += found.get(colour) == motion
-    return {m: {"objects": asked[m], "shown": round(shown[m] / asked[m], 4)} for m in world.MOTIONS if asked[m]}
+            got = found.get(colour, "missing")
+            shown[motion] += got == motion
+            if got != motion:
+                instead[motion][got] = instead[motion].get(got, 0) + 1
+    return {m: {"objects": asked[m], "shown": round(shown[m] / asked[m], 4),
+                "instead": dict(sorted(instead[m].items(), key=lambda kv: -kv[1]))}
+            for m in world.MOTIONS if asked[m]}
 
 
 def adherence_table(pipe, quick: bool, steps: int) -> dict:
@@ -278,6 +286,9 @@ def print_table(r: dict) -> None:
             for motion in world.MOTIONS:
                 print(f"{motion:42s}" + " ".join(f"{rows[n][motion]['shown']:11.3f}" if motion in rows[n] else
                                                  f"{'-':>11s}" for n in rows))
+            for motion in world.ROTATIONS:  # the motion the model misses most: what it draws instead
+                print(f"{motion}, drawn instead: " + "; ".join(f"{n} {rows[n][motion]['instead']}" for n in rows
+                                                              if motion in rows[n]))
     if "steps_vs_quality" in r:
         print(f"\n{'sampler':8s} {'shift':>5s} {'steps':>5s} {'calls':>5s} {'160 prompts':>11s} {'held-out':>9s} {'s/clip':>7s}")
         for row in sorted(r["steps_vs_quality"].values(), key=lambda w: (w["sampler"], w["shift"], w["steps"])):

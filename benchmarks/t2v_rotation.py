@@ -2,6 +2,7 @@
 
     python benchmarks/t2v_rotation.py                        # -> benchmarks/results/t2v_rotation.json
     python benchmarks/t2v_rotation.py --model runs/t2v/cont3/ema-00009000 --out /tmp/rotation.json
+    python benchmarks/t2v_rotation.py --starts "" --direction-seeds 4    # only the direction tally
 
 The shipped model shows almost no rotation when it samples from pure noise
 (`t2v_benchmark.py`'s per-motion table), although rotating clips are a quarter of
@@ -15,6 +16,12 @@ with `minivid.evaluate.prompt_adherence` against their captions. t = 1 is ordina
 sampling from noise; a small t only cleans up what is already there (SDEdit, Meng et
 al. 2022). The noise level at which the rotating clips' score falls while the
 control's holds is where the model would have to create a rotation and does not.
+
+With --direction-seeds S, the rotating scenes' prompts are also sampled from pure noise
+with S seeds each, in English and Chinese, and every asked-for object is tallied as
+turning the asked way, turning the other way, or not turning (any other motion or
+none): a model that cannot read "clockwise" apart from "counterclockwise" turns the
+asked way in about half of the clips that turn at all.
 """
 from __future__ import annotations
 
@@ -30,13 +37,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as t2v_recipes.py)
 
 from minivid import world  # noqa: E402
+from minivid.evaluate import describe_batch  # noqa: E402
 from minivid.pipeline import DEFAULT_PATH, TextToVideo  # noqa: E402
+
+
+def direction_tally(pipe, scenes, lang: str, seeds: int) -> dict:
+    """Sample each scene's caption from noise with `seeds` seeds; count how its object turns."""
+    counts = {"asked_way": 0, "other_way": 0, "not_turning": 0}
+    prompts = [world.caption(s, lang) for s in scenes]
+    for seed in range(seeds):
+        for scene, found in zip(scenes, describe_batch(pipe(prompts, seed=seed))):
+            asked = scene.objects[0]
+            got = next((o.motion for o in found if o.colour == asked.colour), None)
+            other = next(m for m in world.ROTATIONS if m != asked.motion)
+            counts["asked_way" if got == asked.motion else "other_way" if got == other else "not_turning"] += 1
+    turning = counts["asked_way"] + counts["other_way"]
+    print(f"{lang}: {counts} -> the asked way in {counts['asked_way']}/{turning} of the clips that turn", flush=True)
+    return counts | {"clips": len(scenes) * seeds, "asked_way_of_turning": round(counts["asked_way"] / max(turning, 1), 4)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=DEFAULT_PATH)
     ap.add_argument("--starts", default="0.3,0.5,0.6,0.7,0.8,0.9,1.0", help="noise levels t to finish from")
+    ap.add_argument("--direction-seeds", type=int, default=0, help="also tally turning directions from noise, S seeds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_rotation.json"))
     args = ap.parse_args()
@@ -50,7 +74,7 @@ def main() -> None:
     clips = {g: world.render_batch(scenes) for g, scenes in groups.items()}
     prompts = {g: [world.caption(s, "en") for s in scenes] for g, scenes in groups.items()}
     rows = []
-    for t_start in [float(x) for x in args.starts.split(",")]:
+    for t_start in [float(x) for x in args.starts.split(",") if x.strip()]:
         row, t0 = {"t_start": t_start}, time.perf_counter()
         for g in groups:
             row[g] = scores(pipe(prompts[g], init_video=clips[g], strength=t_start), prompts[g])
@@ -58,11 +82,15 @@ def main() -> None:
         rows.append(row)
         print(f"from t = {t_start:.1f}: rotating {row['rotating']['overall']:.3f} (motion {row['rotating']['motion']:.3f}), "
               f"not rotating {row['not_rotating']['overall']:.3f}", flush=True)
+    starts = args.starts or '""'  # as typed on a shell
     result = {"model": str(args.model), "sampling": pipe.defaults, "clips_per_group": len(rotating),
               "command": "python benchmarks/t2v_rotation.py"
               + ("" if args.model == DEFAULT_PATH else f" --model {args.model}")
-              + f" --starts {args.starts} --threads {args.threads}",
+              + f" --starts {starts} --direction-seeds {args.direction_seeds} --threads {args.threads}",
               "description": __doc__.split("\n\n")[2].replace("\n", " ").strip(), "rows": rows}
+    if args.direction_seeds:
+        result["direction_from_noise"] = {lang: direction_tally(pipe, rotating, lang, args.direction_seeds)
+                                          for lang in ("en", "zh")}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 
 

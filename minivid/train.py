@@ -462,6 +462,9 @@ def caption_labels(captions: list[str]) -> torch.Tensor:
     return labels
 
 
+TEXT_AUX_SOURCES = ("pooled", "register")  # the text vectors the auxiliary head can read
+
+
 def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1,
                   source: str = "pooled") -> torch.Tensor:
     """The auxiliary text loss of one rank's captions (dropped ones already removed): binary cross-entropy of
@@ -469,6 +472,8 @@ def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: in
     the captions kept in the whole global batch (x `world`, since DDP averages the ranks' gradients): N ranks
     compute the gradient one process computes on the global batch. `source`: "pooled" (the masked mean the DiT's
     adaLN reads) or "register" (the encoder's first token)."""
+    if source not in TEXT_AUX_SOURCES:
+        raise ValueError(f"text aux source must be one of {TEXT_AUX_SOURCES}, got {source!r}")
     tokens, _, pooled = model.text_encoder(ids, mask.bool())  # (b 1+l d_text), _, (b d_text)
     vector = pooled if source == "pooled" else tokens[:, 0]  # (b d_text)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels, reduction="none")
@@ -588,8 +593,8 @@ def train_t2v(
     """
     if cfg.preset not in DIT_PRESETS:
         raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
-    if cfg.text_aux_from not in ("pooled", "register"):
-        raise ValueError(f"text_aux_from must be 'pooled' or 'register', got {cfg.text_aux_from!r}")
+    if cfg.text_aux_from not in TEXT_AUX_SOURCES:
+        raise ValueError(f"text_aux_from must be one of {TEXT_AUX_SOURCES}, got {cfg.text_aux_from!r}")
     rank, world = dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")

@@ -157,6 +157,8 @@ def test_text_aux_loss_is_the_mean_bce_and_teaches_the_encoder_the_rotation_dire
     assert after < before - 0.05  # the two directions moved apart ...
     predicted = head(vector()).detach() > 0
     assert torch.equal(predicted, labels.bool())  # ... far enough for the head to name each one
+    with pytest.raises(ValueError, match="register"):  # the loss itself names the sources it knows
+        text_aux_loss(model, head, ids, mask, labels, kept=2, source="tokens")
 
 
 def test_latent_cache_is_encoded_once_and_reused(tmp_path):
