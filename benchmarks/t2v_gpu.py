@@ -11,6 +11,8 @@ for as many steps as fit, as a plain `python -m minivid.train t2v ... --batch-si
 512 --bf16` command (each command is logged): `edges`, the shipped preset from
 scratch; `wide`, the 192-wide preset from scratch; `cont`, the shipped checkpoint
 trained on; `edges-aux`, `edges` with the auxiliary text loss (`--text-aux-weight 1`);
+`edges-aux10r`, the same read from the register token at weight 10 (the one that taught
+the CPU's from-scratch run to turn the asked way: data/t2v/README.md);
 `--compile` adds `--compile` to every run. The machine's disk is not kept, so it packs
 into --out what should come back: each run's final EMA weights (bf16 for `wide`, to
 stay under 16 MiB a file), the `edges*` runs' snapshots at 1/3 and 2/3 (bf16: a
@@ -56,6 +58,10 @@ RUNS = {  # name: flags of `python -m minivid.train t2v` (with the lease's commo
     # apart"); from scratch the DiT never learns the features the loss would change
     "edges-aux": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
                   "--text-aux-weight", "1"],
+    # the same from scratch on the CPU (batch 32, 9,000 steps): rotations shown 50 / 58% (clockwise / counter-
+    # clockwise) instead of 12 / 12%, and never the other way; pooled at weight 1 did less (35 / 19%)
+    "edges-aux10r": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
+                     "--text-aux-weight", "10", "--text-aux-from", "register"],
 }
 TEXT_TOKENS = 25  # pooled token + a padded 24-token prompt, as t2v_benchmark.py's throughput counts them
 PACK_SKIP = ("format", "version", "kind", "config", "file", "bytes", "sha256", "tensors")  # save_tensors writes these

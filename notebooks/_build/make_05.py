@@ -375,8 +375,11 @@ cells = [
     captions apart. In real training the auxiliary loss is added to the denoising loss (`--text-aux-weight`), and
     the head is thrown away at the end. What it did for the DiT is measured in `data/t2v/README.md` ("The text encoder does not tell
     the directions apart"): added to the shipped model's training on the CPU, it pulled the directions apart but
-    cost two-object prompts 8 to 30 points, and rotations stayed rare. Changing the words' features under a DiT
-    that learnt to read the old ones has a price; whether the loss pays from the first step is still open.
+    cost two-object prompts 8 to 30 points, and rotations stayed rare: changing the words' features under a DiT
+    that learnt to read the old ones has a price. From the first step it pays. The same 9,000-step CPU run with
+    the loss (read from the register token, weight 10) turns the asked way in 134 of 208 rotating clips sampled
+    from noise and the other way in none; without it, 32 the asked way and 24 the other. A word the encoder
+    cannot tell apart is a word the DiT never learns to follow.
 
     ## 6 · Cross-attention: which word does each place in the video read?
 

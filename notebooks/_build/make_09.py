@@ -612,8 +612,10 @@ cells = [
     reconstructions the probe reads correctly): it is the model's behaviour at high noise, the part of sampling
     that decides a random pose. Training on rotating clips three times as often for 9,000 more steps did not close
     it, and neither did 16 times larger batches on a GPU, which moved the loss of rotation only about 0.1 later in t
-    (`data/t2v/README.md`); that is where a bigger model, or a different tokenisation of small rotating shapes,
-    would have to help.
+    (`data/t2v/README.md`). What did help was on the text side: a text encoder taught from the first step to
+    name each object's motion (the auxiliary loss of lesson 05) tells "clockwise" from "counterclockwise", and the
+    same 9,000-step CPU run with it turns the asked way in 134 of 208 rotating clips from noise instead of 32
+    (and the other way in none instead of 24). Why a turn is harder to create than a move is the next question.
     """),
     md("""
     Why would a model that draws every move from noise fail to draw a turn? A flow model trained with a squared
