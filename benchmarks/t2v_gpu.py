@@ -59,7 +59,8 @@ RUNS = {  # name: flags of `python -m minivid.train t2v` (with the lease's commo
     "edges-aux": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
                   "--text-aux-weight", "1"],
     # the same from scratch on the CPU (batch 32, 9,000 steps): rotations shown 50 / 58% (clockwise / counter-
-    # clockwise) instead of 12 / 12%, and never the other way; pooled at weight 1 did less (35 / 19%)
+    # clockwise) instead of 12 / 12%, and never the other way; pooled at weight 1 did less (35 / 19%); continued
+    # 4,500 steps it kept them (77 / 62%) but two-object prompts fell behind its twin (14.1 vs 30.5%)
     "edges-aux10r": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
                      "--text-aux-weight", "10", "--text-aux-from", "register"],
 }
