@@ -34,26 +34,32 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as t2v_recipes.py)
+from t2v_benchmark import ROOT, motion_by_prompt, scores  # noqa: E402  (one way to score, as t2v_recipes.py)
 
 from minivid import world  # noqa: E402
-from minivid.evaluate import describe_batch  # noqa: E402
+from minivid.evaluate import prompt_adherence  # noqa: E402
 from minivid.pipeline import DEFAULT_PATH, TextToVideo  # noqa: E402
 
 
 def direction_tally(pipe, scenes, lang: str, seeds: int) -> dict:
-    """Sample each scene's caption from noise with `seeds` seeds; count how its object turns."""
+    """Sample each scene's caption from noise with `seeds` seeds; count how its object turns (read off the main
+    benchmark's per-motion table: asked = shown, the other way = that rotation among what was drawn instead)."""
+    captions = [world.caption(s, lang) for s in scenes]
+    videos = torch.cat([pipe(captions, seed=seed) for seed in range(seeds)])  # (seeds*n t c h w)
+    prompts = captions * seeds  # in the order of the videos
+    table = motion_by_prompt(prompt_adherence(videos, prompts))
     counts = {"asked_way": 0, "other_way": 0, "not_turning": 0}
-    prompts = [world.caption(s, lang) for s in scenes]
-    for seed in range(seeds):
-        for scene, found in zip(scenes, describe_batch(pipe(prompts, seed=seed))):
-            asked = scene.objects[0]
-            got = next((o.motion for o in found if o.colour == asked.colour), None)
-            other = next(m for m in world.ROTATIONS if m != asked.motion)
-            counts["asked_way" if got == asked.motion else "other_way" if got == other else "not_turning"] += 1
+    for asked in world.ROTATIONS:
+        if asked not in table:
+            continue
+        other = next(m for m in world.ROTATIONS if m != asked)
+        objects, instead = table[asked]["objects"], table[asked]["instead"]
+        counts["asked_way"] += objects - sum(instead.values())
+        counts["other_way"] += instead.get(other, 0)
+        counts["not_turning"] += sum(instead.values()) - instead.get(other, 0)
     turning = counts["asked_way"] + counts["other_way"]
     print(f"{lang}: {counts} -> the asked way in {counts['asked_way']}/{turning} of the clips that turn", flush=True)
-    return counts | {"clips": len(scenes) * seeds, "asked_way_of_turning": round(counts["asked_way"] / max(turning, 1), 4)}
+    return counts | {"clips": len(prompts), "asked_way_of_turning": round(counts["asked_way"] / max(turning, 1), 4)}
 
 
 def main() -> None:
