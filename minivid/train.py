@@ -45,7 +45,7 @@ from .checkpoint import (CheckpointError, latest_training_state, load_state_dict
 from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
-from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
+from .text import LEXICON, MAX_PROMPT_TOKENS, encode_batch, parse_prompt, split_words
 from .text import vocab_size as text_vocab_size
 from .vae import VAE_PRESETS, VideoVAE, psnr
 from .world import COLOURS, MOTIONS, ROTATIONS, ShapesWorld
@@ -383,8 +383,9 @@ class T2VTrainConfig:
     # rotating clips vs 32) but two-object prompts fall behind (14.1 vs 30.5% at 13,500 steps), so the shipped
     # model is trained without it
     text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
-    # cross-attends to, which also conditions adaLN) or "register" (the encoder's first token alone: the words'
-    # tokens need not each carry the whole caption for the mean to name it)
+    # cross-attends to, which also conditions adaLN), "register" (the encoder's first token alone: the words'
+    # tokens need not each carry the whole caption for the mean to name it) or "tokens" (every word token names
+    # its own object's pair: the binding two objects need, put where the DiT's cross-attention reads it)
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -453,33 +454,68 @@ def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | 
     return torch.where(rotates, float(rotation_weight), 1.0)
 
 
+def pair_class(colour: str, motion: str) -> int:
+    """The index of a (colour, motion) pair among the colours x motions the auxiliary text head names."""
+    return list(COLOURS).index(colour) * len(MOTIONS) + list(MOTIONS).index(motion)
+
+
 def caption_labels(captions: list[str]) -> torch.Tensor:
     """What the auxiliary text loss asks the pooled caption vector to name: (n, colours x motions) multi-hot, a 1
     at (colour, motion) for each object the caption describes (English or Chinese: `parse_prompt`)."""
-    colours, motions = list(COLOURS), list(MOTIONS)
-    labels = torch.zeros(len(captions), len(colours) * len(motions))
+    labels = torch.zeros(len(captions), len(COLOURS) * len(MOTIONS))
     for i, caption in enumerate(captions):
         for _, colour, motion in parse_prompt(caption):
-            labels[i, colours.index(colour) * len(motions) + motions.index(motion)] = 1.0
+            labels[i, pair_class(colour, motion)] = 1.0
     return labels
 
 
-TEXT_AUX_SOURCES = ("pooled", "register")  # the text vectors the auxiliary head can read
+NAMES_NOTHING = -100  # cross_entropy's ignore_index: a text token that belongs to no object
+
+
+def caption_token_labels(captions: list[str], max_len: int = MAX_PROMPT_TOKENS) -> torch.Tensor:
+    """What the "tokens" auxiliary loss asks each text-encoder token to name: (n, 1+max_len) class ids, laid out like
+    the encoder's output (register, <bos>, one token per word, padding). Every word of an object's clause names that
+    object's (colour, motion) pair: in "a red square rotates clockwise and a blue circle bounces", `a red square
+    rotates clockwise` all name (red, rotates clockwise), `a blue circle bounces` (blue, bounces); the register,
+    <bos>, the separator and padding name nothing (NAMES_NOTHING)."""
+    labels = torch.full((len(captions), 1 + max_len), NAMES_NOTHING, dtype=torch.long)
+    for i, caption in enumerate(captions):
+        classes = [pair_class(colour, motion) for _, colour, motion in parse_prompt(caption)]
+        clause = 0
+        for position, word in enumerate(split_words(caption), start=2):  # 0: register, 1: <bos>
+            if LEXICON[word].role == "separator":
+                clause += 1
+            else:
+                labels[i, position] = classes[clause]
+    return labels
+
+
+TEXT_AUX_SOURCES = ("pooled", "register", "tokens")  # the text vectors the auxiliary head can read
 
 
 def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1,
                   source: str = "pooled") -> torch.Tensor:
-    """The auxiliary text loss of one rank's captions (dropped ones already removed): binary cross-entropy of
-    `head(text vector)` against `labels` (b, k), averaged over labels, summed over captions and divided by `kept`,
-    the captions kept in the whole global batch (x `world`, since DDP averages the ranks' gradients): N ranks
-    compute the gradient one process computes on the global batch. `source`: "pooled" (the masked mean the DiT's
-    adaLN reads) or "register" (the encoder's first token)."""
+    """The auxiliary text loss of one rank's captions (dropped ones already removed), summed over captions and
+    divided by `kept`, the captions kept in the whole global batch (x `world`, since DDP averages the ranks'
+    gradients): N ranks compute the gradient one process computes on the global batch.
+
+    `source` "pooled" (the masked mean the DiT's adaLN reads) or "register" (the encoder's first token): binary
+    cross-entropy of `head(vector)` against `labels` (b, k) from `caption_labels`, averaged over the k labels.
+    "tokens": every word token names its own object's pair, softmax cross-entropy of `head(token)` against `labels`
+    (b, 1+l) from `caption_token_labels`, averaged over a caption's labelled tokens."""
     if source not in TEXT_AUX_SOURCES:
         raise ValueError(f"text aux source must be one of {TEXT_AUX_SOURCES}, got {source!r}")
     tokens, _, pooled = model.text_encoder(ids, mask.bool())  # (b 1+l d_text), _, (b d_text)
-    vector = pooled if source == "pooled" else tokens[:, 0]  # (b d_text)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels, reduction="none")
-    return bce.mean(1).sum() * world / max(kept, 1)
+    if source == "tokens":
+        logits = head(tokens).float()  # (b 1+l k)
+        ce = torch.nn.functional.cross_entropy(rearrange(logits, "b l k -> b k l"), labels, reduction="none",
+                                               ignore_index=NAMES_NOTHING)  # (b 1+l), 0 where ignored
+        per_caption = ce.sum(1) / (labels != NAMES_NOTHING).sum(1).clamp(min=1)  # (b)
+    else:
+        vector = pooled if source == "pooled" else tokens[:, 0]  # (b d_text)
+        per_caption = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels,
+                                                                           reduction="none").mean(1)  # (b)
+    return per_caption.sum() * world / max(kept, 1)
 
 
 def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
@@ -615,7 +651,9 @@ def train_t2v(
     ids_all, mask_all = encode_batch(cache.captions)
     weights = clip_weights(cache.captions, cfg.rotation_weight)
     null_ids, null_mask = encode_batch([None])
-    labels_all = caption_labels(cache.captions) if cfg.text_aux_weight > 0 else None
+    labels_all = None
+    if cfg.text_aux_weight > 0:
+        labels_all = (caption_token_labels if cfg.text_aux_from == "tokens" else caption_labels)(cache.captions)
 
     torch.manual_seed(cfg.seed)
     model = build_dit(cfg.preset, latent_shape[0]).to(device)

@@ -8,9 +8,10 @@ import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.device import default_device, device_name
-from minivid.text import encode_batch
-from minivid.train import (LatentCache, T2VTrainConfig, build_dit, caption_labels, clip_weights, ensure_latent_cache,
-                           export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, text_aux_loss, train_t2v,
+from minivid.text import encode_batch, split_words
+from minivid.train import (NAMES_NOTHING, LatentCache, T2VTrainConfig, build_dit, caption_labels, caption_token_labels,
+                           clip_weights, ensure_latent_cache, export_from_run, init_from_t2v, main, pair_class, step_batch,
+                           t2v_cache_path, text_aux_loss, train_t2v,
                            training_chain, training_seconds_by_device, training_story)
 from minivid.world import COLOURS, MOTIONS, ShapesWorld
 
@@ -43,9 +44,9 @@ def assert_close_weights(a: dict, b: dict, key: str) -> None:
     torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("text_aux_weight", [0.0, 1.0])
-def test_resume_continues_exactly(tmp_path, text_aux_weight):
-    cfg, cache = tiny_config(text_aux_weight=text_aux_weight), tiny_cache()
+@pytest.mark.parametrize("text_aux_weight, text_aux_from", [(0.0, "pooled"), (1.0, "pooled"), (1.0, "tokens")])
+def test_resume_continues_exactly(tmp_path, text_aux_weight, text_aux_from):
+    cfg, cache = tiny_config(text_aux_weight=text_aux_weight, text_aux_from=text_aux_from), tiny_cache()
     straight = train_t2v(cfg, tmp_path / "a", cache=cache, progress=False, snapshots=False)
     train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, stop_at=3, snapshots=False)
     resumed = train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, resume=True, snapshots=False)
@@ -74,7 +75,7 @@ def test_training_is_seeded_and_learns_something(tmp_path):
 
 def test_an_unknown_text_aux_source_is_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="text_aux_from"):
-        train_t2v(tiny_config(text_aux_weight=1.0, text_aux_from="tokens"), tmp_path, cache=tiny_cache(), progress=False)
+        train_t2v(tiny_config(text_aux_weight=1.0, text_aux_from="words"), tmp_path, cache=tiny_cache(), progress=False)
 
 
 def test_resume_refuses_a_different_config(tmp_path):
@@ -158,7 +159,50 @@ def test_text_aux_loss_is_the_mean_bce_and_teaches_the_encoder_the_rotation_dire
     predicted = head(vector()).detach() > 0
     assert torch.equal(predicted, labels.bool())  # ... far enough for the head to name each one
     with pytest.raises(ValueError, match="register"):  # the loss itself names the sources it knows
-        text_aux_loss(model, head, ids, mask, labels, kept=2, source="tokens")
+        text_aux_loss(model, head, ids, mask, labels, kept=2, source="words")
+
+
+def test_caption_token_labels_give_every_word_its_own_objects_pair():
+    captions = ["a red square rotates clockwise and a blue circle bounces", "紅色的正方形順時針旋轉，藍色的圓形彈跳"]
+    labels = caption_token_labels(captions)
+    ids, mask = encode_batch(captions)
+    assert labels.shape == (2, 1 + ids.shape[1])  # laid out like the encoder's output: register first
+    red, blue = pair_class("red", "rotates clockwise"), pair_class("blue", "bounces")
+    for row, words, n in zip(labels, map(split_words, captions), mask.sum(1)):
+        assert len(words) == n - 1  # one token per word after <bos>
+        named = row[2:2 + len(words)].tolist()
+        separator = words.index("and") if "and" in words else words.index("，")
+        assert named[:separator] == [red] * separator  # "a red square rotates clockwise" / 紅色的正方形順時針旋轉
+        assert named[separator] == NAMES_NOTHING and set(named[separator + 1:]) == {blue}
+        assert (row[:2] == NAMES_NOTHING).all() and (row[2 + len(words):] == NAMES_NOTHING).all()  # register, <bos>, pad
+
+
+def test_token_text_aux_loss_is_the_mean_cross_entropy_and_binds_each_clause():
+    torch.manual_seed(0)
+    model = build_dit("tiny", LATENT[0])
+    head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS))
+    captions = ["a red square rotates clockwise and a blue circle bounces",
+                "a red circle bounces and a blue square rotates counterclockwise"]  # the same words, bound otherwise
+    ids, mask = encode_batch(captions)
+    labels = caption_token_labels(captions)
+    tokens = model.text_encoder(ids, mask.bool())[0]
+    named = labels != NAMES_NOTHING
+    reference = torch.stack([torch.nn.functional.cross_entropy(head(tokens[i][named[i]]), labels[i][named[i]])
+                             for i in (0, 1)]).mean()  # each caption: the mean over its labelled tokens
+    torch.testing.assert_close(text_aux_loss(model, head, ids, mask, labels, kept=2, source="tokens"), reference)
+    halves = [text_aux_loss(model, head, ids[i:i + 1], mask[i:i + 1], labels[i:i + 1], kept=2, world=2,
+                            source="tokens") for i in (0, 1)]
+    torch.testing.assert_close(sum(halves) / 2, reference)
+
+    opt = torch.optim.Adam(list(model.text_encoder.parameters()) + list(head.parameters()), lr=3e-3)
+    for _ in range(100):
+        opt.zero_grad()
+        text_aux_loss(model, head, ids, mask, labels, kept=2, source="tokens").backward()
+        opt.step()
+    tokens = model.text_encoder(ids, mask.bool())[0].detach()
+    # every word now carries its own object's colour and motion: "red" names (red, rotates clockwise) in the first
+    # caption and (red, bounces) in the second, which only its clause can tell it
+    assert torch.equal(head(tokens).argmax(-1)[named], labels[named])
 
 
 def test_latent_cache_is_encoded_once_and_reused(tmp_path):
