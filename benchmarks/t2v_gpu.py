@@ -12,7 +12,8 @@ for as many steps as fit, as a plain `python -m minivid.train t2v ... --batch-si
 scratch; `wide`, the 192-wide preset from scratch; `cont`, the shipped checkpoint
 trained on; `edges-aux`, `edges` with the auxiliary text loss (`--text-aux-weight 1`);
 `edges-aux10r`, the same read from the register token at weight 10 (the one that taught
-the CPU's from-scratch run to turn the asked way: data/t2v/README.md);
+the CPU's from-scratch run to turn the asked way: data/t2v/README.md); `edges-tokens`, the
+loss on every word token (`--text-aux-from tokens`);
 `--compile` adds `--compile` to every run. The machine's disk is not kept, so it packs
 into --out what should come back: each run's final EMA weights (bf16 for `wide`, to
 stay under 16 MiB a file), the `edges*` runs' snapshots at 1/3 and 2/3 (bf16: a
@@ -63,6 +64,10 @@ RUNS = {  # name: flags of `python -m minivid.train t2v` (with the lease's commo
     # 4,500 steps it kept them (77 / 62%) but two-object prompts fell behind its twin (14.1 vs 30.5%)
     "edges-aux10r": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
                      "--text-aux-weight", "10", "--text-aux-from", "register"],
+    # every word token names its own object's (colour, motion) pair: the binding two objects need, where the DiT's
+    # cross-attention reads it (the register head named all pairs from one vector and cost two-object prompts)
+    "edges-tokens": ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", "--timestep-shift", "3",
+                     "--text-aux-weight", "1", "--text-aux-from", "tokens"],
 }
 TEXT_TOKENS = 25  # pooled token + a padded 24-token prompt, as t2v_benchmark.py's throughput counts them
 PACK_SKIP = ("format", "version", "kind", "config", "file", "bytes", "sha256", "tensors")  # save_tensors writes these
