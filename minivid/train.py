@@ -480,12 +480,13 @@ def caption_token_labels(captions: list[str], max_len: int = MAX_PROMPT_TOKENS) 
     <bos>, the separator and padding name nothing (NAMES_NOTHING)."""
     labels = torch.full((len(captions), 1 + max_len), NAMES_NOTHING, dtype=torch.long)
     for i, caption in enumerate(captions):
-        classes = [pair_class(colour, motion) for _, colour, motion in parse_prompt(caption)]
-        clause = 0
+        classes = [pair_class(colour, motion) for _, colour, motion in parse_prompt(caption)]  # (checks the caption)
+        clause, after_separator = 0, False
         for position, word in enumerate(split_words(caption), start=2):  # 0: register, 1: <bos>
             if LEXICON[word].role == "separator":
-                clause += 1
-            else:
+                after_separator = True
+            else:  # a clause starts at its first word: ", and" is one break, as parse_prompt reads it
+                clause, after_separator = clause + after_separator, False
                 labels[i, position] = classes[clause]
     return labels
 

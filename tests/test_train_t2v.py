@@ -175,6 +175,9 @@ def test_caption_token_labels_give_every_word_its_own_objects_pair():
         assert named[:separator] == [red] * separator  # "a red square rotates clockwise" / 紅色的正方形順時針旋轉
         assert named[separator] == NAMES_NOTHING and set(named[separator + 1:]) == {blue}
         assert (row[:2] == NAMES_NOTHING).all() and (row[2 + len(words):] == NAMES_NOTHING).all()  # register, <bos>, pad
+    # two separators in a row are one break between two objects, as parse_prompt reads them
+    both = caption_token_labels(["a red square rotates clockwise, and a blue circle bounces"])[0]
+    assert both[2:14].tolist() == [red] * 5 + [NAMES_NOTHING] * 2 + [blue] * 4 + [NAMES_NOTHING]
 
 
 def test_token_text_aux_loss_is_the_mean_cross_entropy_and_binds_each_clause():
