@@ -8,8 +8,9 @@
    checkpoint's default guidance, seed 0): seen single-object, held-out
    single-object (combinations never in training), the same single-object prompts
    in Chinese (traditional), and two-object prompts; overall and per attribute,
-   next to the probe's ceiling on real rendered clips of the same scenes; and per
-   motion asked for, the fraction of objects that show it (which motions are missed).
+   next to the probe's ceiling on real rendered clips of the same scenes; per
+   motion asked for, the fraction of objects that show it (which motions are missed);
+   and the clips whose prompt asks for a rotation apart from the others.
 2. Steps vs quality on 160 English prompts (the 48 held-out + 112 seen): Euler and
    Heun at 4, 8, 16, 32, 50 steps, each with uniform steps in t (shift 1) and with
    SD3's time shift 3 (more steps at high noise), with seconds per clip (sampling +
@@ -50,7 +51,7 @@ def generate(pipe, prompts, batch=48, **kw) -> tuple[torch.Tensor, float]:
 def scores(videos, prompts, by_motion: bool = False) -> dict:
     s = prompt_adherence(videos, prompts)
     out = {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
-    return (out | {"motion_by_prompt": motion_by_prompt(s)}) if by_motion else out
+    return (out | {"motion_by_prompt": motion_by_prompt(s), "by_rotation": by_rotation(s)}) if by_motion else out
 
 
 def motion_by_prompt(s: dict) -> dict[str, dict]:
@@ -71,6 +72,17 @@ def motion_by_prompt(s: dict) -> dict[str, dict]:
     return {m: {"objects": asked[m], "shown": round(shown[m] / asked[m], 4),
                 "instead": dict(sorted(instead[m].items(), key=lambda kv: -kv[1]))}
             for m in world.MOTIONS if asked[m]}
+
+
+def by_rotation(s: dict) -> dict[str, dict]:
+    """Clips whose prompt asks some object to rotate, and the others: how many of each, and the share that pass.
+    Rotation is the motion the model misses most, so this says what the rest of the score would be without it."""
+    split = {"asks_rotation": [0, 0], "no_rotation": [0, 0]}
+    for clip in s["per_clip"]:
+        key = "asks_rotation" if any(motion in world.ROTATIONS for _, _, motion in clip["expected"]) else "no_rotation"
+        split[key][0] += 1
+        split[key][1] += clip["correct"]
+    return {k: {"clips": n, "overall": round(ok / n, 4) if n else None} for k, (n, ok) in split.items()}
 
 
 def adherence_table(pipe, quick: bool, steps: int) -> dict:
@@ -289,6 +301,12 @@ def print_table(r: dict) -> None:
             for motion in world.ROTATIONS:  # the motion the model misses most: what it draws instead
                 print(f"{motion}, drawn instead: " + "; ".join(f"{n} {rows[n][motion]['instead']}" for n in rows
                                                               if motion in rows[n]))
+        split = {name: row["model"]["by_rotation"] for name, row in r["adherence"].items() if "by_rotation" in row["model"]}
+        if split:
+            print(f"\n{'clips that pass (clips)':24s}" + " ".join(f"{n:>16s}" for n in split))
+            for key in ("asks_rotation", "no_rotation"):
+                print(f"{key:24s}" + " ".join(f"{split[n][key]['overall'] or 0:10.3f} ({split[n][key]['clips']:3d})"
+                                             for n in split))
     if "steps_vs_quality" in r:
         print(f"\n{'sampler':8s} {'shift':>5s} {'steps':>5s} {'calls':>5s} {'160 prompts':>11s} {'held-out':>9s} {'s/clip':>7s}")
         for row in sorted(r["steps_vs_quality"].values(), key=lambda w: (w["sampler"], w["shift"], w["steps"])):
