@@ -279,19 +279,32 @@ def parse_prompt(prompt: str) -> list[tuple[str, str, str]]:
     return objects
 
 
-def _split_objects(words: list[str], prompt: str) -> list[list[str]]:
-    clauses = [[]]
+def word_clauses(words: list[str]) -> list[int | None]:
+    """For each word, the object clause it belongs to (0, 1, ...), or None for a separator.
+
+    A clause starts at its first word after a separator, so separators in a row (", and") are one break.
+    >>> word_clauses(["a", "red", "circle", "bounces", "，", "and", "a", "blue", "square", "moves", "left"])
+    [0, 0, 0, 0, None, None, 1, 1, 1, 1, 1]
+    """
+    clauses, clause, broken = [], -1, True
     for word in words:
         if LEXICON[word].role == "separator":
-            clauses.append([])
+            clauses.append(None)
+            broken = True
         else:
-            clauses[-1].append(word)
-    for end, clause in (("starts", clauses[0]), ("ends", clauses[-1])):
-        if not clause:
+            clause, broken = clause + broken, False
+            clauses.append(clause)
+    return clauses
+
+
+def _split_objects(words: list[str], prompt: str) -> list[list[str]]:
+    for end, word in (("starts", words[:1]), ("ends", words[-1:])):
+        if not word or LEXICON[word[0]].role == "separator":
             raise PromptError(
                 f"{prompt!r} {end} with a separator ('and', '和' or a comma); describe an object on each side of it"
             )
-    clauses = [c for c in clauses if c]
+    index = word_clauses(words)  # the first and last words are not separators, so the last word's clause is the last
+    clauses = [[w for w, i in zip(words, index) if i == n] for n in range(index[-1] + 1)]
     if len(clauses) > 2:
         raise PromptError(f"{prompt!r} describes {len(clauses)} objects; a ShapesWorld scene has at most 2")
     return clauses

@@ -45,7 +45,7 @@ from .checkpoint import (CheckpointError, latest_training_state, load_state_dict
 from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
-from .text import LEXICON, MAX_PROMPT_TOKENS, encode_batch, parse_prompt, split_words
+from .text import MAX_PROMPT_TOKENS, TOKEN_IDS, encode_batch, parse_prompt, split_words, word_clauses
 from .text import vocab_size as text_vocab_size
 from .vae import VAE_PRESETS, VideoVAE, psnr
 from .world import COLOURS, MOTIONS, ROTATIONS, ShapesWorld
@@ -386,6 +386,10 @@ class T2VTrainConfig:
     # cross-attends to, which also conditions adaLN), "register" (the encoder's first token alone: the words'
     # tokens need not each carry the whole caption for the mean to name it) or "tokens" (every word token names
     # its own object's pair: the binding two objects need, put where the DiT's cross-attention reads it)
+    text_train_words: str = ""  # "" trains the whole text encoder. Else a comma list of vocabulary words, e.g.
+    # "clockwise,counterclockwise,順時針,逆時針": the encoder is frozen but for these words' token embeddings (after
+    # textual inversion, Gal et al. 2022), so every caption without them keeps exactly the features the DiT was
+    # trained on, while the auxiliary loss can still pull the named words apart. For continuing a trained model
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -481,12 +485,8 @@ def caption_token_labels(captions: list[str], max_len: int = MAX_PROMPT_TOKENS) 
     labels = torch.full((len(captions), 1 + max_len), NAMES_NOTHING, dtype=torch.long)
     for i, caption in enumerate(captions):
         classes = [pair_class(colour, motion) for _, colour, motion in parse_prompt(caption)]  # (checks the caption)
-        clause, after_separator = 0, False
-        for position, word in enumerate(split_words(caption), start=2):  # 0: register, 1: <bos>
-            if LEXICON[word].role == "separator":
-                after_separator = True
-            else:  # a clause starts at its first word: ", and" is one break, as parse_prompt reads it
-                clause, after_separator = clause + after_separator, False
+        for position, clause in enumerate(word_clauses(split_words(caption)), start=2):  # 0: register, 1: <bos>
+            if clause is not None:  # the clauses parse_prompt read the objects from
                 labels[i, position] = classes[clause]
     return labels
 
@@ -517,6 +517,36 @@ def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: in
         per_caption = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels,
                                                                            reduction="none").mean(1)  # (b)
     return per_caption.sum() * world / max(kept, 1)
+
+
+def text_train_rows(words: str) -> torch.Tensor | None:
+    """The token ids of `T2VTrainConfig.text_train_words` ("a,b,..."), or None for "" (the whole encoder trains).
+
+    Raises ValueError naming a word that is not in the vocabulary (an English word, or a Chinese one as
+    `text.split_words` cuts it, e.g. 順時針).
+    """
+    names = [w.strip() for w in words.split(",") if w.strip()]
+    if not names:
+        return None
+    unknown = [w for w in names if w not in TOKEN_IDS]
+    if unknown:
+        raise ValueError(f"text_train_words: {', '.join(map(repr, unknown))} not in the vocabulary; give whole words "
+                         f"as text.split_words cuts them, e.g. 'clockwise,counterclockwise,順時針,逆時針'")
+    return torch.tensor(sorted({TOKEN_IDS[w] for w in names}))
+
+
+def freeze_text_encoder_except(model: DiT, rows: torch.Tensor) -> torch.Tensor:
+    """Freeze the text encoder but its token embedding; returns the mask (vocab,) of embedding rows that may train.
+
+    The caller zeroes the other rows' gradients after each backward (`grad[~mask] = 0`): with no gradient, AdamW
+    (without weight decay) leaves a row exactly as it was, so every caption without these words is encoded as before.
+    """
+    model.text_encoder.requires_grad_(False)
+    embedding = model.text_encoder.token_embedding.weight
+    embedding.requires_grad_(True)
+    trainable = torch.zeros(embedding.shape[0], dtype=torch.bool, device=embedding.device)
+    trainable[rows.to(embedding.device)] = True
+    return trainable
 
 
 def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
@@ -634,6 +664,9 @@ def train_t2v(
         raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
     if cfg.text_aux_from not in TEXT_AUX_SOURCES:
         raise ValueError(f"text_aux_from must be one of {TEXT_AUX_SOURCES}, got {cfg.text_aux_from!r}")
+    train_rows = text_train_rows(cfg.text_train_words)  # checked before any data is read
+    if train_rows is not None and cfg.weight_decay:
+        raise ValueError("text_train_words needs weight_decay 0: decay would move the frozen embedding rows too")
     rank, world = dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
@@ -667,7 +700,8 @@ def train_t2v(
     if cfg.text_aux_weight > 0:  # drawn after the model, so a run without it initialises exactly as before
         head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS)).to(device)
         both["text_head"] = head  # trained and checkpointed with the model; not exported
-    trained = list(model.parameters()) + ([] if head is None else list(head.parameters()))
+    trainable_rows = None if train_rows is None else freeze_text_encoder_except(model, train_rows)
+    trained = [p for p in model.parameters() if p.requires_grad] + ([] if head is None else list(head.parameters()))
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
@@ -736,6 +770,8 @@ def train_t2v(
             for p in head.parameters():
                 torch.distributed.all_reduce(p.grad)
                 p.grad /= world
+        if trainable_rows is not None:  # only the named words' embeddings learn (see freeze_text_encoder_except)
+            model.text_encoder.token_embedding.weight.grad[~trainable_rows] = 0
         torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
         optimizer.step()
         done = step + 1

@@ -22,6 +22,7 @@ from minivid.text import (
     split_words,
     tokenize,
     vocab_size,
+    word_clauses,
 )
 
 # First 16 hex digits of sha256("\n".join(VOCAB)): pins every token and its position.
@@ -114,6 +115,23 @@ def test_canonical_examples():
 )
 def test_other_phrasings(prompt, expected):
     assert parse_prompt(prompt) == expected
+
+
+@pytest.mark.parametrize("prompt", [
+    "a red circle bounces and a blue square moves left",
+    "a red circle bounces, and a blue square moves left",  # two separators in a row are one break
+    "紅色的圓形彈跳，藍色的正方形向左移動",
+    "a green triangle stays still",
+])
+def test_word_clauses_are_the_clauses_parse_prompt_reads(prompt):
+    words = split_words(prompt)
+    clauses = word_clauses(words)
+    assert [c is None for c in clauses] == [w in ("and", "，") for w in words]
+    objects = parse_prompt(prompt)
+    assert max(c for c in clauses if c is not None) == len(objects) - 1
+    for n, (shape, colour, motion) in enumerate(objects):  # each clause holds its own object's words
+        clause = " ".join(w for w, c in zip(words, clauses) if c == n)
+        assert parse_prompt(clause) == [(shape, colour, motion)]
 
 
 def test_segmentation_is_longest_match():

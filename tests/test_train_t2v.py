@@ -8,7 +8,7 @@ import torch
 
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.device import default_device, device_name
-from minivid.text import encode_batch, split_words
+from minivid.text import TOKEN_IDS, encode_batch, split_words
 from minivid.train import (NAMES_NOTHING, LatentCache, T2VTrainConfig, build_dit, caption_labels, caption_token_labels,
                            clip_weights, ensure_latent_cache, export_from_run, init_from_t2v, main, pair_class, step_batch,
                            t2v_cache_path, text_aux_loss, train_t2v,
@@ -44,9 +44,11 @@ def assert_close_weights(a: dict, b: dict, key: str) -> None:
     torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("text_aux_weight, text_aux_from", [(0.0, "pooled"), (1.0, "pooled"), (1.0, "tokens")])
-def test_resume_continues_exactly(tmp_path, text_aux_weight, text_aux_from):
-    cfg, cache = tiny_config(text_aux_weight=text_aux_weight, text_aux_from=text_aux_from), tiny_cache()
+@pytest.mark.parametrize("text_aux_weight, text_aux_from, words", [
+    (0.0, "pooled", ""), (1.0, "pooled", ""), (1.0, "tokens", ""), (1.0, "tokens", "clockwise,counterclockwise")])
+def test_resume_continues_exactly(tmp_path, text_aux_weight, text_aux_from, words):
+    cfg = tiny_config(text_aux_weight=text_aux_weight, text_aux_from=text_aux_from, text_train_words=words)
+    cache = tiny_cache()
     straight = train_t2v(cfg, tmp_path / "a", cache=cache, progress=False, snapshots=False)
     train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, stop_at=3, snapshots=False)
     resumed = train_t2v(cfg, tmp_path / "b", cache=cache, progress=False, resume=True, snapshots=False)
@@ -272,6 +274,32 @@ def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
     assert T2VTrainConfig(**last["train_config"]) == cfg
     export_from_run(tmp_path / "more", tmp_path / "again")
     assert read_meta(tmp_path / "again")["init_from"] == meta["init_from"]
+
+
+def test_text_train_words_trains_only_those_embeddings_of_the_text_encoder(tmp_path):
+    cache = tiny_cache()
+    train_t2v(tiny_config(), tmp_path / "first", cache=cache, progress=False, snapshots=False, export=tmp_path / "base")
+    cfg = tiny_config(init_from=str(tmp_path / "base"), seed=1, batch_size=8, text_aux_weight=1.0,
+                      text_aux_from="tokens", text_train_words="clockwise, counterclockwise,順時針,逆時針")
+    ema, model = train_t2v(cfg, tmp_path / "more", cache=cache, progress=False, snapshots=False, return_model=True)
+    base = build_dit("tiny", LATENT[0])
+    init_from_t2v(base, tmp_path / "base")
+    before, after = state(base.text_encoder), state(model.text_encoder)
+    rows = [TOKEN_IDS[w] for w in ("clockwise", "counterclockwise", "順時針", "逆時針")]
+    others = torch.ones(len(TOKEN_IDS), dtype=torch.bool)
+    others[rows] = False
+    for k in before:  # the encoder is frozen but for the four rows (those the drawn captions use move)
+        if k == "token_embedding.weight":
+            assert torch.equal(after[k][others], before[k][others])
+            moved = [r for r in rows if not torch.equal(after[k][r], before[k][r])]
+            assert moved, "no rotation word moved"
+        else:
+            assert torch.equal(after[k], before[k]), k
+    assert not torch.equal(state(model.blocks)["0.mlp.fc1.weight"], state(base.blocks)["0.mlp.fc1.weight"])  # the DiT trains
+    ids, mask = encode_batch(["a red square moves left and a blue circle bounces"])
+    torch.testing.assert_close(model.text_encoder(ids, mask)[2], base.text_encoder(ids, mask)[2], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="'clockwize' not in the vocabulary"):
+        train_t2v(tiny_config(text_train_words="clockwise,clockwize"), tmp_path / "bad", cache=cache, progress=False)
 
 
 def test_init_from_refuses_another_architecture(tmp_path):
