@@ -389,7 +389,10 @@ class T2VTrainConfig:
     text_train_words: str = ""  # "" trains the whole text encoder. Else a comma list of vocabulary words, e.g.
     # "clockwise,counterclockwise,順時針,逆時針": the encoder is frozen but for these words' token embeddings (after
     # textual inversion, Gal et al. 2022), so every caption without them keeps exactly the features the DiT was
-    # trained on, while the auxiliary loss can still pull the named words apart. For continuing a trained model
+    # trained on, while the auxiliary loss can still pull the named words apart. For continuing a trained model.
+    # Measured (data/t2v/README.md): the shipped model + 6,000 CPU steps with the four direction words and the
+    # tokens loss: seen 85.2% (its twin without either 83.2), rotations shown 50 / 23% (42 / 12), two-object 48.4%
+    # (52.3): not shipped
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
