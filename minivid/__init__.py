@@ -12,6 +12,8 @@ One module per stage, read top to bottom:
 - ``diffusion`` flow matching and DDPM: noising, targets, losses
 - ``sampling``  Euler, Heun, DDIM, DDPM samplers and classifier-free guidance
 - ``train``     training entry points (``python -m minivid.train vae|...``)
+- ``latents``   VAE latents of the training clips, encoded once and cached
+- ``text_aux``  optional auxiliary losses that teach the text encoder to name what it reads
 - ``checkpoint`` safetensors + JSON checkpoints, atomic and hash-checked
 - ``device``    cuda > mps > cpu, and bf16 autocast where it helps
 - ``cli``       the ``minivid`` command

@@ -18,10 +18,11 @@ Every stage follows the same rules:
 - At the end the shipped format is exported: X.safetensors + X.json.
 
 Stage "vae" trains the video VAE (`minivid/vae.py`); stage "cache-latents"
-encodes clips once so that DiT training never runs the encoder again; stage
-"t2v" trains the text-to-video DiT with flow matching on those cached latents
-(encoding them first if no cache for this VAE exists), and "export-t2v" ships
-the EMA weights of a run's newest training state.
+encodes clips once so that DiT training never runs the encoder again
+(`minivid/latents.py`); stage "t2v" trains the text-to-video DiT with flow
+matching on those cached latents (encoding them first if no cache for this VAE
+exists; the optional auxiliary text losses are in `minivid/text_aux.py`), and
+"export-t2v" ships the EMA weights of a run's newest training state.
 """
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ from .checkpoint import (CheckpointError, latest_training_state, load_state_dict
 from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
-from .text import MAX_PROMPT_TOKENS, TOKEN_IDS, encode_batch, parse_prompt, split_words, word_clauses
+from .latents import LatentCache, cache_latents, load_latents
+from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
+from .text_aux import (PAIRS, TEXT_AUX_SOURCES, caption_labels, caption_token_labels, freeze_text_encoder_except,
+                       text_aux_loss, text_train_rows)
 from .vae import VAE_PRESETS, VideoVAE, psnr
-from .world import COLOURS, MOTIONS, ROTATIONS, ShapesWorld
+from .world import ROTATIONS, ShapesWorld
 
 # ----------------------------------------------------------------------------
 # Stage 1: the video VAE
@@ -276,70 +280,7 @@ def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
 
 
 # ----------------------------------------------------------------------------
-# Latent caching: encode once, train the DiT on the cached latents
-
-
-def _as_list(items: list) -> list:
-    """DataLoader collate that keeps a batch as the list of dataset items (module level: workers pickle it)."""
-    return items
-
-
-@torch.no_grad()
-def cache_latents(vae: VideoVAE, dataset, n: int, path, batch_size: int = 64, dtype=torch.float32,
-                  progress: bool = False, workers: int = 0) -> Path:
-    """Encode clips 0..n-1 of `dataset` and save them as checkpoint `path` (kind "latents").
-
-    Stored: `latents` n z t' h' w' (posterior means times the scaling factor, i.e.
-    unit-variance and ready for diffusion; decode with `vae.decode_latents`),
-    `indices` (n,), and in the sidecar the captions, the scaling factor, the VAE
-    config and the dataset's parameters (enough to re-render any clip).
-    `workers` > 0 renders clips in that many DataLoader processes while the VAE
-    encodes (same clips, same order: each clip is a function of its index): for a
-    GPU box with many cores, where encoding is fast.
-    """
-    if n > len(dataset):
-        raise ValueError(f"cannot cache {n} clips from a dataset of {len(dataset)}")
-    vae.eval()
-    device = vae.scaling_factor.device
-    batches = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size,
-                                          num_workers=workers, collate_fn=_as_list)
-    latents, indices, captions = [], [], []
-    for items in tqdm(batches, disable=not progress, desc="cache latents"):
-        clips = torch.stack([item["video"] for item in items]).to(device)  # b t c h w
-        latents.append(vae.encode_clips(clips).to("cpu", dtype))  # b z t' h' w'
-        indices += [int(item["index"]) for item in items]
-        captions += [item["caption"] for item in items]
-    described = {k: getattr(dataset, k) for k in ("length", "split", "seed", "frames", "height", "width",
-                                                  "two_object_prob", "languages", "num_objects", "rotation_start",
-                                                  "rotation_speed")
-                 if hasattr(dataset, k)}
-    return save_tensors(path, {"latents": torch.cat(latents), "indices": torch.tensor(indices, dtype=torch.int64)},
-                        kind="latents", config=vae.cfg.to_dict(), scaling_factor=float(vae.scaling_factor),
-                        layout="n z t h w", scaled=True, captions=captions,
-                        dataset={"class": type(dataset).__name__, **described})
-
-
-class LatentCache(torch.utils.data.Dataset):
-    """Cached latents as a dataset: item i = {"latent": z t h w, "caption": str, "index": int}."""
-
-    def __init__(self, latents: torch.Tensor, indices: torch.Tensor, captions: list[str], meta: dict):
-        if not len(latents) == len(indices) == len(captions):
-            raise CheckpointError(f"latent cache is inconsistent: {len(latents)} latents, "
-                                  f"{len(indices)} indices, {len(captions)} captions")
-        self.latents, self.indices, self.captions, self.meta = latents, indices, captions, meta
-        self.scaling_factor = float(meta["scaling_factor"])
-
-    def __len__(self) -> int:
-        return len(self.latents)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"latent": self.latents[i], "caption": self.captions[i], "index": int(self.indices[i])}
-
-
-def load_latents(path) -> LatentCache:
-    """Load and verify a cache written by `cache_latents`."""
-    tensors, meta = load_tensors(path, kind="latents")
-    return LatentCache(tensors["latents"], tensors["indices"], meta["captions"], meta)
+# Stage 2, latent caching, lives in minivid/latents.py (the "cache-latents" subcommand below)
 
 
 # ----------------------------------------------------------------------------
@@ -375,7 +316,7 @@ class T2VTrainConfig:
     # Measured (data/t2v/README.md, "Narrowing rotations"): both together raised the share of rotations shown from
     # 19% to at most 38% in 3,000-4,000 steps, so the shipped model keeps the full spec
     text_aux_weight: float = 0.0  # > 0: add this times an auxiliary loss on the text encoder alone: a linear head on
-    # a text vector names each object's (colour, motion) pair (`caption_labels`, multi-label BCE). Trained only
+    # a text vector names each object's (colour, motion) pair (`text_aux.caption_labels`, multi-label BCE). Trained only
     # through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
     # text_separation.py); this keeps them apart. The head is training state only, never exported. Measured on
     # the CPU (data/t2v/README.md): as continuations of the shipped model it separates them but costs two-object
@@ -459,97 +400,6 @@ def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | 
         raise ValueError(f"rotation_weight must be > 0, got {rotation_weight}")
     rotates = torch.tensor([any(motion in ROTATIONS for _, _, motion in parse_prompt(c)) for c in captions])
     return torch.where(rotates, float(rotation_weight), 1.0)
-
-
-def pair_class(colour: str, motion: str) -> int:
-    """The index of a (colour, motion) pair among the colours x motions the auxiliary text head names."""
-    return list(COLOURS).index(colour) * len(MOTIONS) + list(MOTIONS).index(motion)
-
-
-def caption_labels(captions: list[str]) -> torch.Tensor:
-    """What the auxiliary text loss asks the pooled caption vector to name: (n, colours x motions) multi-hot, a 1
-    at (colour, motion) for each object the caption describes (English or Chinese: `parse_prompt`)."""
-    labels = torch.zeros(len(captions), len(COLOURS) * len(MOTIONS))
-    for i, caption in enumerate(captions):
-        for _, colour, motion in parse_prompt(caption):
-            labels[i, pair_class(colour, motion)] = 1.0
-    return labels
-
-
-NAMES_NOTHING = -100  # cross_entropy's ignore_index: a text token that belongs to no object
-
-
-def caption_token_labels(captions: list[str], max_len: int = MAX_PROMPT_TOKENS) -> torch.Tensor:
-    """What the "tokens" auxiliary loss asks each text-encoder token to name: (n, 1+max_len) class ids, laid out like
-    the encoder's output (register, <bos>, one token per word, padding). Every word of an object's clause names that
-    object's (colour, motion) pair: in "a red square rotates clockwise and a blue circle bounces", `a red square
-    rotates clockwise` all name (red, rotates clockwise), `a blue circle bounces` (blue, bounces); the register,
-    <bos>, the separator and padding name nothing (NAMES_NOTHING)."""
-    labels = torch.full((len(captions), 1 + max_len), NAMES_NOTHING, dtype=torch.long)
-    for i, caption in enumerate(captions):
-        classes = [pair_class(colour, motion) for _, colour, motion in parse_prompt(caption)]  # (checks the caption)
-        for position, clause in enumerate(word_clauses(split_words(caption)), start=2):  # 0: register, 1: <bos>
-            if clause is not None:  # the clauses parse_prompt read the objects from
-                labels[i, position] = classes[clause]
-    return labels
-
-
-TEXT_AUX_SOURCES = ("pooled", "register", "tokens")  # the text vectors the auxiliary head can read
-
-
-def text_aux_loss(model: DiT, head: torch.nn.Linear, ids, mask, labels, kept: int, world: int = 1,
-                  source: str = "pooled") -> torch.Tensor:
-    """The auxiliary text loss of one rank's captions (dropped ones already removed), summed over captions and
-    divided by `kept`, the captions kept in the whole global batch (x `world`, since DDP averages the ranks'
-    gradients): N ranks compute the gradient one process computes on the global batch.
-
-    `source` "pooled" (the masked mean the DiT's adaLN reads) or "register" (the encoder's first token): binary
-    cross-entropy of `head(vector)` against `labels` (b, k) from `caption_labels`, averaged over the k labels.
-    "tokens": every word token names its own object's pair, softmax cross-entropy of `head(token)` against `labels`
-    (b, 1+l) from `caption_token_labels`, averaged over a caption's labelled tokens."""
-    if source not in TEXT_AUX_SOURCES:
-        raise ValueError(f"text aux source must be one of {TEXT_AUX_SOURCES}, got {source!r}")
-    tokens, _, pooled = model.text_encoder(ids, mask.bool())  # (b 1+l d_text), _, (b d_text)
-    if source == "tokens":
-        logits = head(tokens).float()  # (b 1+l k)
-        ce = torch.nn.functional.cross_entropy(rearrange(logits, "b l k -> b k l"), labels, reduction="none",
-                                               ignore_index=NAMES_NOTHING)  # (b 1+l), 0 where ignored
-        per_caption = ce.sum(1) / (labels != NAMES_NOTHING).sum(1).clamp(min=1)  # (b)
-    else:
-        vector = pooled if source == "pooled" else tokens[:, 0]  # (b d_text)
-        per_caption = torch.nn.functional.binary_cross_entropy_with_logits(head(vector).float(), labels,
-                                                                           reduction="none").mean(1)  # (b)
-    return per_caption.sum() * world / max(kept, 1)
-
-
-def text_train_rows(words: str) -> torch.Tensor | None:
-    """The token ids of `T2VTrainConfig.text_train_words` ("a,b,..."), or None for "" (the whole encoder trains).
-
-    Raises ValueError naming a word that is not in the vocabulary (an English word, or a Chinese one as
-    `text.split_words` cuts it, e.g. 順時針).
-    """
-    names = [w.strip() for w in words.split(",") if w.strip()]
-    if not names:
-        return None
-    unknown = [w for w in names if w not in TOKEN_IDS]
-    if unknown:
-        raise ValueError(f"text_train_words: {', '.join(map(repr, unknown))} not in the vocabulary; give whole words "
-                         f"as text.split_words cuts them, e.g. 'clockwise,counterclockwise,順時針,逆時針'")
-    return torch.tensor(sorted({TOKEN_IDS[w] for w in names}))
-
-
-def freeze_text_encoder_except(model: DiT, rows: torch.Tensor) -> torch.Tensor:
-    """Freeze the text encoder but its token embedding; returns the mask (vocab,) of embedding rows that may train.
-
-    The caller zeroes the other rows' gradients after each backward (`grad[~mask] = 0`): with no gradient, AdamW
-    (without weight decay) leaves a row exactly as it was, so every caption without these words is encoded as before.
-    """
-    model.text_encoder.requires_grad_(False)
-    embedding = model.text_encoder.token_embedding.weight
-    embedding.requires_grad_(True)
-    trainable = torch.zeros(embedding.shape[0], dtype=torch.bool, device=embedding.device)
-    trainable[rows.to(embedding.device)] = True
-    return trainable
 
 
 def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
@@ -701,7 +551,7 @@ def train_t2v(
     both = torch.nn.ModuleDict({"model": model, "ema": ema})  # one training state holds both
     head = None
     if cfg.text_aux_weight > 0:  # drawn after the model, so a run without it initialises exactly as before
-        head = torch.nn.Linear(model.config.text_width, len(COLOURS) * len(MOTIONS)).to(device)
+        head = torch.nn.Linear(model.config.text_width, PAIRS).to(device)
         both["text_head"] = head  # trained and checkpointed with the model; not exported
     trainable_rows = None if train_rows is None else freeze_text_encoder_except(model, train_rows)
     trained = [p for p in model.parameters() if p.requires_grad] + ([] if head is None else list(head.parameters()))

@@ -6,7 +6,8 @@ import torch
 
 from minivid.checkpoint import (CheckpointError, checkpoint_paths, latest_training_state, list_training_states,
                                 load_tensors)
-from minivid.train import VAETrainConfig, cache_latents, clip_batch, load_latents, lr_at, main, train_vae
+from minivid.latents import cache_latents, load_latents
+from minivid.train import VAETrainConfig, clip_batch, lr_at, main, train_vae
 from minivid.vae import VAE_PRESETS, VideoVAE
 from minivid.world import ShapesWorld
 

@@ -9,10 +9,11 @@ import torch
 from minivid.checkpoint import CheckpointError, read_meta
 from minivid.device import default_device, device_name
 from minivid.text import TOKEN_IDS, encode_batch, split_words
-from minivid.train import (NAMES_NOTHING, LatentCache, T2VTrainConfig, build_dit, caption_labels, caption_token_labels,
-                           clip_weights, ensure_latent_cache, export_from_run, init_from_t2v, main, pair_class, step_batch,
-                           t2v_cache_path, text_aux_loss, train_t2v,
-                           training_chain, training_seconds_by_device, training_story)
+from minivid.latents import LatentCache
+from minivid.text_aux import NAMES_NOTHING, caption_labels, caption_token_labels, pair_class, text_aux_loss
+from minivid.train import (T2VTrainConfig, build_dit, clip_weights, ensure_latent_cache, export_from_run, init_from_t2v,
+                           main, step_batch, t2v_cache_path, train_t2v, training_chain, training_seconds_by_device,
+                           training_story)
 from minivid.world import COLOURS, MOTIONS, ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip

@@ -333,7 +333,7 @@ cells = [
     code("""
     import copy
 
-    from minivid.train import caption_labels, text_aux_loss
+    from minivid.text_aux import caption_labels, text_aux_loss
 
     AUX_CAPTIONS = [f"a {c} {s} {m}" for c, s in (("red", "square"), ("blue", "triangle")) for m in world.MOTIONS]
     aux_labels = caption_labels(AUX_CAPTIONS)  # (16, 8 colours x 8 motions): a 1 at each object's (colour, motion)
@@ -389,7 +389,7 @@ cells = [
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
-    from minivid.train import NAMES_NOTHING, caption_token_labels, pair_class
+    from minivid.text_aux import NAMES_NOTHING, caption_token_labels, pair_class
 
     CAPTION = "a red square rotates clockwise and a blue circle bounces"
     objects = text.parse_prompt(CAPTION)  # [(shape, colour, motion), ...], one per clause, in order

@@ -57,9 +57,9 @@ cells = [
     from minivid.checkpoint import (checkpoint_paths, find_shipped, latest_training_state, list_training_states,
                                     read_meta)
     from minivid.pipeline import TextToVideo
-    from minivid.train import (T2VTrainConfig, build_dit, cache_latents, clip_batch, config_flags, ema_update,
-                               export_from_run, load_latents, lr_at, step_batch, train_t2v, training_chain,
-                               training_seconds_by_device, training_story)
+    from minivid.latents import cache_latents, load_latents
+    from minivid.train import (T2VTrainConfig, build_dit, clip_batch, config_flags, ema_update, export_from_run, lr_at,
+                               step_batch, train_t2v, training_chain, training_seconds_by_device, training_story)
     from minivid.vae import VideoVAE
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
