@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_rotation.json"))
     args = ap.parse_args()
+    speeds = [float(x) for x in args.speeds.split(",") if x.strip()]
+    if any(not world.SPIN_RANGE[0] <= v <= world.SPIN_RANGE[1] for v in speeds):  # checked before any sampling
+        raise SystemExit(f"--speeds must lie in the spec's {world.SPIN_RANGE} deg/frame, got {speeds}")
     torch.set_num_threads(args.threads)
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
     seen = [s for g, s in world.load_eval_set(ROOT / "data/eval_set.json") if g == "seen"]
@@ -133,9 +136,6 @@ def main() -> None:
         rows.append(row)
         print(f"from t = {t_start:.1f}: rotating {row['rotating']['overall']:.3f} (motion {row['rotating']['motion']:.3f}), "
               f"not rotating {row['not_rotating']['overall']:.3f}", flush=True)
-    speeds = [float(x) for x in args.speeds.split(",") if x.strip()]
-    if any(not world.SPIN_RANGE[0] <= v <= world.SPIN_RANGE[1] for v in speeds):
-        raise SystemExit(f"--speeds must lie in the spec's {world.SPIN_RANGE} deg/frame, got {speeds}")
     starts = args.starts or '""'  # as typed on a shell
     result = {"model": str(args.model), "sampling": pipe.defaults, "clips_per_group": len(rotating),
               "command": "python benchmarks/t2v_rotation.py"
