@@ -308,7 +308,9 @@ class T2VTrainConfig:
     caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
     rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
     # rotation is the one motion the shipped model misses (benchmarks/results/t2v.json), but 3 for 9,000 more steps
-    # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3)
+    # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3). With the tokens text loss, whose
+    # encoder names the direction, 3 in the third run did: 184 of 208 rotating clips turn the asked way from noise
+    # (160 without), two-object prompts 43.0% (38.3) (data/t2v/README.md, "Every word names its own object")
     rotation_start: str = "random"  # a rotating shape's pose at frame 0 in the training clips: "random" (uniform
     # over its symmetry) or "canonical" (upright, like every shape that does not rotate). Any pose satisfies the
     # spec; an upright start leaves the model one pose to draw instead of a random one to commit to
@@ -322,7 +324,8 @@ class T2VTrainConfig:
     # the CPU (data/t2v/README.md): as continuations of the shipped model it separates them but costs two-object
     # prompts 8-30 points; from the first step (register, weight 10) the DiT turns the asked way (134 of 208
     # rotating clips vs 32) but two-object prompts fall behind (14.1 vs 30.5% at 13,500 steps); from "tokens"
-    # (weight 1) the same turns, 79.3% seen, two-object 18.0%: still behind, so the shipped model is trained without it
+    # (weight 1) through the recipe's three CPU runs: 84.2% seen (recipe 79.0), two-object 38.3% (40.6); the shipped
+    # model (two GPU runs more, two-object 55.5%) is trained without it
     text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
     # cross-attends to, which also conditions adaLN), "register" (the encoder's first token alone: the words'
     # tokens need not each carry the whole caption for the mean to name it) or "tokens" (every word token names
