@@ -334,3 +334,34 @@ def test_compiled_training_computes_the_same_steps(tmp_path):
                             snapshots=False))
     for k in plain:
         assert_close_weights(plain, fused, k)  # fused kernels round differently, no more
+
+
+def test_gpu_recipes_are_valid_commands_that_start_from_files_in_the_repository():
+    """Every recipe of benchmarks/t2v_gpu.py parses as `python -m minivid.train t2v` flags (a typo would waste a
+    lease), and one that continues a checkpoint names a file that a fresh checkout has: a lease's copy of the
+    working tree carries nothing else unless asked, and weights in runs/ do not outlive a session."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from minivid.train import add_dataclass_flags
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("t2v_gpu", root / "benchmarks/t2v_gpu.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    add_dataclass_flags(parser, T2VTrainConfig)
+
+    def parse(flags: list[str]) -> T2VTrainConfig:
+        known, unknown = parser.parse_known_args(flags)
+        assert not unknown, f"not flags of minivid.train t2v: {unknown}"
+        return T2VTrainConfig(**vars(known))
+
+    assert {"edges", "cont", "edges-tokens-rw3"} <= set(gpu.RUNS)
+    for name, flags in gpu.RUNS.items():
+        cfg = parse(flags)
+        assert cfg.preset == "shapes-edges" or name == "wide", name
+        if cfg.init_from:
+            assert (root / f"{cfg.init_from}.safetensors").exists(), (name, cfg.init_from)
+    with pytest.raises(AssertionError, match="rotation-wieght"):  # the check has teeth: a misspelt flag fails it
+        parse(["--rotation-wieght", "3"])
