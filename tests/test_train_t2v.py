@@ -336,16 +336,18 @@ def test_compiled_training_computes_the_same_steps(tmp_path):
         assert_close_weights(plain, fused, k)  # fused kernels round differently, no more
 
 
-def test_gpu_recipes_are_valid_commands_that_start_from_files_in_the_repository():
+def test_gpu_recipes_are_valid_commands_that_start_from_files_in_the_repository(monkeypatch):
     """Every recipe of benchmarks/t2v_gpu.py parses as `python -m minivid.train t2v` flags (a typo would waste a
     lease), and one that continues a checkpoint names a file that a fresh checkout has: a lease's copy of the
     working tree carries nothing else unless asked, and weights in runs/ do not outlive a session."""
     import argparse
     import importlib.util
+    import sys
     from pathlib import Path
 
     from minivid.train import add_dataclass_flags
     root = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its folders on sys.path: undone after the test
     spec = importlib.util.spec_from_file_location("t2v_gpu", root / "benchmarks/t2v_gpu.py")
     gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu)
