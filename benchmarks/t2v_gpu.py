@@ -93,11 +93,12 @@ class Lease:
         if unknown:
             raise SystemExit(f"unknown recipe(s) {sorted(unknown)}: choose from {', '.join(RUNS)}")
         self.runs = {name: RUNS[name] for name in args.runs.split(",")}
+        from minivid.checkpoint import checkpoint_paths
         for name, flags in self.runs.items():  # a recipe that continues a checkpoint needs it on this machine
             if "--init-from" in flags:
-                start = ROOT / flags[flags.index("--init-from") + 1]
-                if not start.with_suffix(".safetensors").exists():
-                    raise SystemExit(f"recipe {name!r} starts from {start}.safetensors, which is not here: carry it")
+                missing = [f for f in checkpoint_paths(ROOT / flags[flags.index("--init-from") + 1]) if not f.exists()]
+                if missing:
+                    raise SystemExit(f"recipe {name!r} starts from {', '.join(map(str, missing))}, not here: carry it")
         self.out, self.work = Path(args.out), Path(args.work)
         self.out.mkdir(parents=True, exist_ok=True)
         self.work.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,23 @@
 """Text-to-video training: determinism, exact resumption, the latent cache, the export."""
+import argparse
 import dataclasses
+import importlib.util
 import shutil
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from minivid.checkpoint import CheckpointError, read_meta
+from minivid.checkpoint import CheckpointError, checkpoint_paths, read_meta
 from minivid.device import default_device, device_name
 from minivid.text import TOKEN_IDS, encode_batch, split_words
 from minivid.latents import LatentCache
 from minivid.text_aux import NAMES_NOTHING, caption_labels, caption_token_labels, pair_class, text_aux_loss
-from minivid.train import (T2VTrainConfig, build_dit, clip_weights, ensure_latent_cache, export_from_run, init_from_t2v,
-                           main, step_batch, t2v_cache_path, train_t2v, training_chain, training_seconds_by_device,
-                           training_story)
+from minivid.train import (T2VTrainConfig, add_dataclass_flags, build_dit, clip_weights, ensure_latent_cache,
+                           export_from_run, init_from_t2v, main, step_batch, t2v_cache_path, train_t2v, training_chain,
+                           training_seconds_by_device, training_story)
 from minivid.world import COLOURS, MOTIONS, ShapesWorld
 
 LATENT = (8, 5, 8, 8)  # what the shipped VAE makes of a 17x32x32 clip
@@ -340,12 +344,6 @@ def test_gpu_recipes_are_valid_commands_that_start_from_files_in_the_repository(
     """Every recipe of benchmarks/t2v_gpu.py parses as `python -m minivid.train t2v` flags (a typo would waste a
     lease), and one that continues a checkpoint names a file that a fresh checkout has: a lease's copy of the
     working tree carries nothing else unless asked, and weights in runs/ do not outlive a session."""
-    import argparse
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    from minivid.train import add_dataclass_flags
     root = Path(__file__).resolve().parents[1]
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its folders on sys.path: undone after the test
     spec = importlib.util.spec_from_file_location("t2v_gpu", root / "benchmarks/t2v_gpu.py")
@@ -364,6 +362,6 @@ def test_gpu_recipes_are_valid_commands_that_start_from_files_in_the_repository(
         cfg = parse(flags)
         assert cfg.preset == "shapes-edges" or name == "wide", name
         if cfg.init_from:
-            assert (root / f"{cfg.init_from}.safetensors").exists(), (name, cfg.init_from)
+            assert all(f.exists() for f in checkpoint_paths(root / cfg.init_from)), (name, cfg.init_from)
     with pytest.raises(AssertionError, match="rotation-wieght"):  # the check has teeth: a misspelt flag fails it
         parse(["--rotation-wieght", "3"])
