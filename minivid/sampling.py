@@ -11,7 +11,8 @@ Denoiser callables (``x`` is any batch-first tensor, e.g. latents ``b c t h w``)
     eps_fn(x, k)        DDPM model: k is (b,) long step index, returns the noise estimate
 
 Bind a conditional model to one with ``conditioned(model, text_ids, text_mask)``
-or ``classifier_free_guidance(model, (text_ids, text_mask), null_text(b), scale)``;
+or ``classifier_free_guidance(model, (text_ids, text_mask), null_text(b), scale)``
+(``autoguidance`` adds a weaker model's pull to the latter);
 a DDPM-trained DiT first goes through ``ddpm_model_fn`` (integer step -> t = k / K).
 """
 
@@ -99,6 +100,33 @@ def classifier_free_guidance(fn, cond, uncond, scale: float):
         return pred_uncond + scale * (pred_cond - pred_uncond)
 
     return guided
+
+
+def autoguidance(fn, weak_fn, cond, uncond, scale: float, weight: float):
+    """Classifier-free guidance plus a pull away from a weaker model of the same data, a new denoiser (x, t):
+    pred_cond + weight (pred_cond - pred_weak) + (scale - 1) (pred_cond - pred_uncond).
+
+    Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself", eq. 2:
+    D_weak + w (D_good - D_weak), both conditional, is the first two terms with w = 1 + weight;
+    the last adds classifier-free guidance (Ho & Salimans 2022) on top, so weight 0 is exactly
+    ``classifier_free_guidance`` and scale 1 is the paper's form alone. Where the weaker model
+    (say, the same network after fewer training steps) spreads its samples between modes, the
+    difference points away from that spread. ``weak_fn(x, t, *cond)`` must predict the same
+    quantity from the same latents. Costs 3 model calls per step (2 when scale is 1).
+    """
+    if weight == 0:
+        return classifier_free_guidance(fn, cond, uncond, scale)
+    cond = tuple(cond) if isinstance(cond, (tuple, list)) else (cond,)
+    uncond = tuple(uncond) if isinstance(uncond, (tuple, list)) else (uncond,)
+
+    def autoguided(x, t):
+        pred_cond, pred_weak = fn(x, t, *cond), weak_fn(x, t, *cond)
+        pred = pred_cond + weight * (pred_cond - pred_weak)  # Karras et al., eq. 2
+        if scale == 1:
+            return pred
+        return pred + (scale - 1) * (pred_cond - fn(x, t, *uncond))  # + classifier-free guidance
+
+    return autoguided
 
 
 # -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import torch
 
 from minivid.diffusion import make_alphas_cumprod
 from minivid.sampling import (
+    autoguidance,
     classifier_free_guidance,
     conditioned,
     ddim_sample,
@@ -31,6 +32,15 @@ def gaussian_velocity(x, t):
     t = t[:, None]
     var = (1 - t) ** 2 * S**2 + t**2
     return -MU + (t - (1 - t) * S**2) / var * (x - (1 - t) * MU)
+
+
+def gaussian_velocity_of(mu):
+    """The same exact velocity for data N(mu, s^2 I): v is linear in mu at every (x, t)."""
+    def velocity(x, t):
+        t = t[:, None]
+        var = (1 - t) ** 2 * S**2 + t**2
+        return -mu + (t - (1 - t) * S**2) / var * (x - (1 - t) * mu)
+    return velocity
 
 
 def gaussian_eps_fn(alphas_cumprod):
@@ -195,6 +205,33 @@ def test_guidance_interpolates_and_extrapolates(scale):
         assert torch.equal(guided, conditioned(toy_model, 2.0)(x, t))
     if scale == 0.0:
         assert torch.equal(guided, conditioned(toy_model, -1.0)(x, t))
+
+
+@pytest.mark.parametrize("scale,weight", [(1.0, 2.0), (4.0, 1.0), (0.0, 0.5)])
+def test_autoguidance_adds_the_pull_away_from_the_weak_model(scale, weight):
+    x, t = noise(4), torch.full((4,), 0.5, dtype=torch.float64)
+
+    def weak_model(x, t, label):
+        return 0.5 * x * t[:, None] + label
+
+    cond, uncond, weak = toy_model(x, t, 2.0), toy_model(x, t, -1.0), weak_model(x, t, 2.0)
+    guided = autoguidance(toy_model, weak_model, (2.0,), (-1.0,), scale, weight)(x, t)
+    assert torch.allclose(guided, uncond + scale * (cond - uncond) + weight * (cond - weak))
+    plain = classifier_free_guidance(toy_model, (2.0,), (-1.0,), scale)
+    assert torch.equal(autoguidance(toy_model, weak_model, (2.0,), (-1.0,), scale, 0.0)(x, t), plain(x, t))
+    assert torch.allclose(autoguidance(toy_model, toy_model, (2.0,), (-1.0,), scale, weight)(x, t), plain(x, t))
+
+
+def test_autoguidance_from_a_biased_weak_model_moves_samples_away_from_its_error():
+    """Closed form: velocities of N(m, s^2) data are linear in m, so good (m = MU) + w (good - weak (m = MU - d))
+    is the exact velocity of N(MU + w d, s^2): the sampler lands there, its spread unchanged (Karras et al. 2024's
+    point in one dimension: the pull goes away from what the weaker model gets wrong)."""
+    d, w = torch.tensor([0.4, 0.2], dtype=torch.float64), 1.5
+    fn = autoguidance(lambda x, t: gaussian_velocity(x, t), lambda x, t: gaussian_velocity_of(MU - d)(x, t),
+                      (), (), scale=1.0, weight=w)
+    x = heun_sample(fn, noise(4096), flow_timesteps(40))
+    assert torch.allclose(x.mean(0), MU + w * d, atol=0.05), x.mean(0)
+    assert torch.allclose(x.std(0), torch.full((2,), S, dtype=x.dtype), atol=0.03), x.std(0)
 
 
 def test_guidance_runs_inside_a_sampler_with_a_dit():
