@@ -65,13 +65,13 @@ def renoise(x: torch.Tensor, s: float, t: float, generator) -> torch.Tensor:
 
 @torch.no_grad()
 def restart_sample(velocity_fn, x, ts, t_min: float, t_max: float, restarts: int, steps: int, generator):
-    """Euler on `ts` down to t_min; K times renoise to t_max and integrate back with `steps` Euler steps (Xu et al.
-    2023, Algorithm 1, with Euler as the ODE solver); then the rest of `ts`."""
-    x = sampling.euler_sample(velocity_fn, x, ts[ts >= t_min - 1e-6])
+    """Euler on `ts` down to exactly t_min; K times renoise to t_max and integrate back with `steps` Euler steps
+    (Xu et al. 2023, Algorithm 1, with Euler as the ODE solver); then from t_min on the grid's times below it."""
+    x = sampling.euler_sample(velocity_fn, x, torch.cat([ts[ts > t_min + 1e-6], ts.new_tensor([t_min])]))
     for _ in range(restarts):
         x = renoise(x, t_min, t_max, generator)
         x = sampling.euler_sample(velocity_fn, x, torch.linspace(t_max, t_min, steps + 1))
-    return sampling.euler_sample(velocity_fn, x, ts[ts <= t_min + 1e-6])
+    return sampling.euler_sample(velocity_fn, x, sampling.truncate_timesteps(ts, t_min))
 
 
 def sample(pipe, weak, prompts, method: str, settings: dict, first: int = 0, seed: int = 0) -> tuple[torch.Tensor, int]:
@@ -81,24 +81,23 @@ def sample(pipe, weak, prompts, method: str, settings: dict, first: int = 0, see
     x = torch.stack([noise_for(first + i, seed, pipe.latent_size(17), "cpu") for i in range(b)])
     cond, uncond = encode_batch(prompts), encode_batch([None] * b)
     ts = sampling.flow_timesteps(pipe.defaults["steps"], shift=pipe.defaults["shift"])
-    guided = sampling.classifier_free_guidance(pipe.dit, cond, uncond, pipe.defaults["guidance"])
-    calls = [0]  # network evaluations of the whole batch = per clip
+    calls = [0]  # network evaluations of the whole batch = per clip, counted where they happen
 
-    def counted(fn, per_call):
-        def f(x, t):
-            calls[0] += per_call
-            return fn(x, t)
+    def counted(model):
+        def f(*args):
+            calls[0] += 1
+            return model(*args)
         return f
 
-    if method == "euler":
-        return sampling.euler_sample(counted(guided, 2), x, ts), calls[0]
+    good = counted(pipe.dit)
+    if method == "autoguidance":
+        fn = sampling.autoguidance(good, counted(weak.dit), cond, uncond, settings["guidance"], settings["weight"])
+    else:
+        fn = sampling.classifier_free_guidance(good, cond, uncond, pipe.defaults["guidance"])
     if method == "restart":
         g = torch.Generator().manual_seed(seed * 1_000_003 + first + 500_000)  # restart noise: its own per chunk
-        out = restart_sample(counted(guided, 2), x, ts, generator=g, **settings)
-        return out, calls[0]
-    scale, weight = settings["guidance"], settings["weight"]
-    fn = sampling.autoguidance(pipe.dit, weak.dit, cond, uncond, scale, weight)
-    return sampling.euler_sample(counted(fn, 2 if scale == 1 else 3), x, ts), calls[0]
+        return restart_sample(fn, x, ts, generator=g, **settings), calls[0]
+    return sampling.euler_sample(fn, x, ts), calls[0]
 
 
 def main() -> None:
