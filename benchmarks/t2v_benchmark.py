@@ -234,10 +234,17 @@ def main() -> None:
                     help="also time the training step through torch.compile (the training flag --compile)")
     ap.add_argument("--samplers", default="euler,heun", help="samplers of the steps sweep")
     ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
+    ap.add_argument("--weak-model", default=None,
+                    help="autoguidance's weaker model (default: the one the checkpoint names, if any; 'none': none)")
+    ap.add_argument("--autoguidance", type=float, default=None,
+                    help="autoguidance weight (default: the checkpoint's recommended one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
-    pipe = TextToVideo.from_pretrained(args.model, device="cpu")
+    weak_path = False if args.weak_model == "none" else args.weak_model
+    pipe = TextToVideo.from_pretrained(args.model, device="cpu", weak_path=weak_path)
+    if args.autoguidance is not None:
+        pipe.defaults["autoguidance"] = args.autoguidance  # every part below samples with it
     out_path = Path(args.out)
     result = {"model": str(args.model),
               "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},
@@ -267,10 +274,11 @@ def main() -> None:
     save("model", "model_meta", "machine", "command")
     if "adherence" not in skip:
         print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}, "
-              f"shift {pipe.defaults['shift']}:", flush=True)
+              f"shift {pipe.defaults['shift']}, autoguidance {pipe.defaults['autoguidance']}:", flush=True)
         result["adherence"] = adherence_table(pipe, args.quick, args.steps)
         result["adherence_settings"] = {"steps": args.steps, "sampler": "euler", "guidance": pipe.defaults["guidance"],
-                                        "shift": pipe.defaults["shift"], "seed": 0, "quick": args.quick}
+                                        "shift": pipe.defaults["shift"], "autoguidance": pipe.defaults["autoguidance"],
+                                        "weak_model_sha256": (pipe.weak_meta or {}).get("sha256") if pipe.defaults["autoguidance"] else None, "seed": 0, "quick": args.quick}
         save("adherence", "adherence_settings")
     if "sweep" not in skip:
         print("steps vs quality (48 held-out + 112 seen prompts):", flush=True)

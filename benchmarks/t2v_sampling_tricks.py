@@ -1,9 +1,9 @@
 """Can a better sampler draw the rotations the model misses? Restart sampling and autoguidance, measured.
 
-    python benchmarks/t2v_sampling_tricks.py --weak-model runs/weak/shapes   # -> benchmarks/results/t2v_sampling_tricks.json
+    python benchmarks/t2v_sampling_tricks.py --weak-model data/t2v/weak   # -> benchmarks/results/t2v_sampling_tricks.json
 
-(the weak model is the first training run alone, the model shipped from commit bb35dce:
-`mkdir -p runs/weak && for f in safetensors json; do git show bb35dce:data/t2v/shapes.$f > runs/weak/shapes.$f; done`;
+(the weak model is the first training run alone, shipped beside the model as data/t2v/weak: the same bytes as
+the model shipped from commit bb35dce, which the results file's runs loaded from runs/weak/shapes;
 without --weak-model the autoguidance rows are skipped.)
 
 The shipped model draws a rotation from noise in about one clip in eight, yet finishes one
@@ -53,7 +53,10 @@ VARIANTS = {
     "restart 0.5-0.9 x4": ("restart", {"t_min": 0.5, "t_max": 0.9, "restarts": 4, "steps": 6}),
     "autoguidance alone (w 3)": ("autoguidance", {"guidance": 1.0, "weight": 2.0}),  # Karras et al.'s w = 1 + weight
     "guidance 4 + autoguidance 1": ("autoguidance", {"guidance": 4.0, "weight": 1.0}),
+    "guidance 4 + autoguidance 0.5": ("autoguidance", {"guidance": 4.0, "weight": 0.5}),  # other weights: not run
+    "guidance 4 + autoguidance 2": ("autoguidance", {"guidance": 4.0, "weight": 2.0}),  # unless asked for
 }
+DEFAULT_VARIANTS = list(VARIANTS)[:5]
 
 
 def renoise(x: torch.Tensor, s: float, t: float, generator) -> torch.Tensor:
@@ -104,7 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=DEFAULT_PATH)
     ap.add_argument("--weak-model", default="", help="the weaker model for autoguidance (same VAE); none: skipped")
-    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names from VARIANTS")
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated names from VARIANTS")
     ap.add_argument("--seeds", type=int, default=4, help="sample every group with seeds 0 .. S-1")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_sampling_tricks.json"))
@@ -145,7 +148,10 @@ def main() -> None:
     result = {"model": args.model, "model_sha256": pipe.meta["sha256"], "sampling": pipe.defaults,
               "weak_model": args.weak_model or None, "weak_model_sha256": weak.meta["sha256"] if weak else None,
               "clips": {g: len(p) * args.seeds for g, p in prompts.items()}, "seeds": args.seeds,
-              "command": "python benchmarks/t2v_sampling_tricks.py" + (f" --weak-model {args.weak_model}" if weak else "")
+              "command": "python benchmarks/t2v_sampling_tricks.py"
+              + (f" --model {args.model}" if args.model != DEFAULT_PATH else "")
+              + (f" --weak-model {args.weak_model}" if weak else "")
+              + (f' --variants "{args.variants}"' if names != DEFAULT_VARIANTS else "")
               + f" --seeds {args.seeds} --threads {args.threads}",
               "description": __doc__.split("\n\n")[2].replace("\n", " ").strip(), "rows": rows}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -153,6 +153,13 @@ def save_tensors(path, tensors: dict[str, torch.Tensor], kind: str, config: dict
     return st_path
 
 
+def write_meta(path, meta: dict) -> None:
+    """Rewrite the sidecar of checkpoint `path` (atomically) with `meta` as `read_meta` returns it, e.g. to record
+    something about the weights after training; the weights and the sha256 recorded for them must not change."""
+    _, json_path = checkpoint_paths(path)
+    atomic_write_bytes(json_path, (json.dumps(_to_json(meta), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
 def read_meta(path, kind: str | None = None) -> dict:
     """The verified-format sidecar of checkpoint `path` (does not read the tensors)."""
     st_path, json_path = checkpoint_paths(path)

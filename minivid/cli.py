@@ -42,11 +42,14 @@ def generate(args) -> str:
         clip = world.render(text.prompt_to_scene(args.edit, args.seed, args.frames))[None]
     pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
     video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
-                 frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength)[0]
+                 frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength,
+                 autoguidance=args.autoguidance)[0]
     path = viz.save_video(video, args.out, fps=args.fps)
     d = pipe.defaults
     strength = DEFAULT_STRENGTH if args.strength is None else args.strength
     edited = "" if clip is None else f", edited from {args.edit!r} at strength {strength:g}"
+    auto = d["autoguidance"] if args.autoguidance is None else args.autoguidance
+    edited = (f", autoguidance {auto:g}" if auto else "") + edited
     return (f"wrote {path}: {args.prompt!r} ({video.shape[0]} frames, {args.sampler or d['sampler']} x "
             f"{args.steps or d['steps']} steps, guidance {args.guidance if args.guidance is not None else d['guidance']}, "
             f"seed {args.seed}{edited})")
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint (default: data/t2v/shapes)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's, 20)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
+    p.add_argument("--autoguidance", type=float, default=None,
+                   help="pull away from the checkpoint's weaker model, 0 = off (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="the starting noise")
     p.add_argument("--sampler", choices=("euler", "heun", "ddim", "ddpm"), default=None,
                    help="default: the checkpoint's (euler); ddim = euler for a flow model; ddpm needs an eps model")

@@ -114,10 +114,15 @@ DIT_PRESETS["shapes-edges"] = replace(DIT_PRESETS["shapes"], rope_theta=100.0, e
 # (benchmarks/results/t2v_recipes.json): 71.3 vs 69.6% single-object, 72.9 vs 66.7% held-out, and rotations still
 # rare (clockwise shown in 34%, counterclockwise in 6% of clips), so the shipped model stays 128 wide.
 DIT_PRESETS["shapes-wide"] = replace(DIT_PRESETS["shapes-edges"], width=192, heads=6)
+# "shapes-small": shapes-edges at half the width and depth (~0.5M parameters), with a text encoder as narrow. Not
+# a model to ship on its own: the weaker model that autoguidance (sampling.autoguidance) pulls away from, which
+# Karras et al. 2024 find works best smaller and shorter-trained than the main model.
+DIT_PRESETS["shapes-small"] = replace(DIT_PRESETS["shapes-edges"], width=64, depth=4, heads=2, text_width=64, text_heads=2)
 
 # The budget each preset is meant to stay within (parameters), checked by the tests.
 PARAM_BUDGETS = {"tiny": (0, 200_000), "shapes": (2_000_000, 5_000_000), "shapes-factorised": (2_000_000, 5_000_000),
-                 "shapes-edges": (2_000_000, 5_000_000), "shapes-wide": (5_000_000, 10_000_000)}
+                 "shapes-edges": (2_000_000, 5_000_000), "shapes-wide": (5_000_000, 10_000_000),
+                 "shapes-small": (200_000, 1_000_000)}
 
 
 # -----------------------------------------------------------------------------

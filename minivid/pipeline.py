@@ -18,6 +18,12 @@ What happens, step by step (each a few lines below):
    prompt the model saw for 10% of training captions).
 4. The VAE named in the checkpoint (whose sha256 must match) decodes the latents.
 
+Autoguidance (Karras et al. 2024). A checkpoint may name a second, weaker model of the
+same data (`"weak": {"path", "sha256"}` in its sidecar, or `weak_path=` when loading),
+and `autoguidance=w` (default: the sidecar's `sampling.autoguidance`, else 0) adds
+w (v_cond - v_weak) to the guided velocity (`sampling.autoguidance`): a pull away
+from where the weaker model spreads its samples, at one more model call a step (lesson 08).
+
 Editing (SDEdit, Meng et al. 2022). `pipe(prompts, init_video=clips, strength=t)`
 encodes real clips, noises them to time t along the training path and samples from
 there (the same time grid, cut at t: `sampling.truncate_timesteps`): a small t keeps
@@ -73,34 +79,32 @@ def noise_for(index: int, seed: int, shape, device) -> torch.Tensor:
 class TextToVideo:
     """A trained DiT + the VAE it was trained on; call it with prompts to get videos."""
 
-    def __init__(self, dit: DiT, vae: VideoVAE, meta: dict, device=None):
+    def __init__(self, dit: DiT, vae: VideoVAE, meta: dict, device=None, weak: DiT | None = None,
+                 weak_meta: dict | None = None):
         self.device = as_device(device)
         self.dit, self.vae, self.meta = dit.to(self.device).eval(), vae.to(self.device).eval(), meta
+        self.weak = weak.to(self.device).eval() if weak is not None else None  # autoguidance's weaker model
+        self.weak_meta = weak_meta if weak is not None else None  # its sidecar
         self.parameterisation = meta.get("parameterisation", "flow")
         self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
-        self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, **meta.get("sampling", {})}
+        self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, "autoguidance": 0.0,
+                         **meta.get("sampling", {})}
+        if weak is None:
+            self.defaults["autoguidance"] = 0.0  # loaded without its weaker model (weak_path=False): plain guidance
 
     @classmethod
-    def from_pretrained(cls, path=DEFAULT_PATH, device=None, vae_path=None) -> "TextToVideo":
+    def from_pretrained(cls, path=DEFAULT_PATH, device=None, vae_path=None, weak_path=None) -> "TextToVideo":
         """Load a verified checkpoint (never unpickles code) and the VAE it names, checking that VAE's sha256.
 
+        The weaker model for autoguidance is the one the sidecar names under "weak" (its sha256 checked), or
+        `weak_path` (any text-to-video checkpoint on the same VAE); `weak_path=False` loads none.
         Raises `CheckpointError` if a file is missing, truncated or corrupt, if the
-        weights do not fit the recorded config, or if the VAE found is not the one
-        the DiT was trained on.
+        weights do not fit the recorded config, or if the VAE found (or the weaker
+        model's VAE) is not the one the DiT was trained on.
         """
         path = resolve_path(path)
-        tensors, meta = load_tensors(path, kind="t2v")
-        try:
-            config = DiTConfig.from_dict(meta["config"])
-            vae_info, parameterisation = meta["vae"], meta.get("parameterisation", "flow")
-            meta["latent_shape"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
-        if parameterisation not in ("flow", "eps"):
-            raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
-        dit = DiT(config)
-        load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
-
+        dit, meta = cls._load_dit(path)
+        vae_info = meta["vae"]
         vae_file = resolve_path(vae_path or vae_info["path"], near=Path(path).parent)
         try:
             found = read_meta(vae_file, kind="vae")["sha256"]
@@ -111,7 +115,39 @@ class TextToVideo:
                 f"{path} was trained on the VAE with sha256 {vae_info['sha256'][:12]}..., but {vae_file} has "
                 f"{found[:12]}...: its latents would mean something else; use the matching VAE")
         vae = VideoVAE.from_pretrained(vae_file, device=device)  # verifies the file against its own sidecar
-        return cls(dit, vae, meta, device)
+
+        weak, weak_meta, weak_info = None, None, meta.get("weak")
+        if weak_path is not False and (weak_path or weak_info):
+            weak_file = resolve_path(weak_path or weak_info["path"], near=Path(path).parent)
+            weak, weak_meta = cls._load_dit(weak_file)
+            if not weak_path and weak_meta["sha256"] != weak_info["sha256"]:
+                raise CheckpointError(
+                    f"{path} names the weaker model {weak_info['path']!r} with sha256 {weak_info['sha256'][:12]}..., "
+                    f"but {weak_file} has {weak_meta['sha256'][:12]}...; use the matching file")
+            if weak_meta["vae"]["sha256"] != vae_info["sha256"] or weak_meta["latent_shape"] != meta["latent_shape"]:
+                raise CheckpointError(f"the weaker model {weak_file} was trained on other latents than {path} "
+                                      "(another VAE); autoguidance needs both on the same")
+            if weak_meta.get("parameterisation", "flow") != meta.get("parameterisation", "flow"):
+                raise CheckpointError(f"the weaker model {weak_file} predicts another quantity than {path}")
+        return cls(dit, vae, meta, device, weak=weak, weak_meta=weak_meta)
+
+    @staticmethod
+    def _load_dit(path) -> tuple[DiT, dict]:
+        """A DiT checkpoint and its sidecar, checked (hash, config, weights that fit it)."""
+        tensors, meta = load_tensors(path, kind="t2v")
+        try:
+            config = DiTConfig.from_dict(meta["config"])
+            parameterisation = meta.get("parameterisation", "flow")
+            meta["vae"]["path"], meta["vae"]["sha256"], meta["latent_shape"]
+            if "weak" in meta:
+                meta["weak"]["path"], meta["weak"]["sha256"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
+        if parameterisation not in ("flow", "eps"):
+            raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
+        dit = DiT(config)
+        load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
+        return dit, meta
 
     # -- the denoiser -------------------------------------------------------------
 
@@ -154,7 +190,7 @@ class TextToVideo:
 
     @torch.no_grad()
     def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                       progress=False, init_video=None, strength=None) -> torch.Tensor:
+                       progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
         """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
@@ -166,6 +202,10 @@ class TextToVideo:
             raise ValueError(f"steps must be >= 1, got {steps}")
         guidance = float(self.defaults["guidance"] if guidance is None else guidance)
         shift = float(self.defaults["shift"] if shift is None else shift)
+        autoguidance = float(self.defaults["autoguidance"] if autoguidance is None else autoguidance)
+        if autoguidance != 0 and self.weak is None:
+            raise ValueError(f"autoguidance={autoguidance} needs a weaker model: this pipeline was loaded without one "
+                             "(load with from_pretrained(..., weak_path=...), or pass autoguidance=0)")
         sampler = self._check_sampler(self.defaults["sampler"] if sampler is None else sampler)
         b, device = len(prompts), self.device
         if init_video is None:
@@ -188,7 +228,7 @@ class TextToVideo:
             bar.update(1)
 
         if self.parameterisation == "flow":
-            fn = sampling.classifier_free_guidance(self.dit, (ids, mask), (null_ids, null_mask), guidance)
+            fn = sampling.autoguidance(self.dit, self.weak, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
             ts = sampling.truncate_timesteps(sampling.flow_timesteps(steps, shift=shift, device=device), t_start)
             bar.total = len(ts) - 1  # fewer steps when editing from t_start < 1
             run = sampling.heun_sample if sampler == "heun" else sampling.euler_sample
@@ -197,7 +237,8 @@ class TextToVideo:
             num_train = int(self.meta.get("num_train_steps", 1000))
             abar = make_alphas_cumprod(num_train, self.meta.get("schedule", "cosine")).to(device)
             eps_model = sampling.ddpm_model_fn(self.dit, num_train)
-            fn = sampling.classifier_free_guidance(eps_model, (ids, mask), (null_ids, null_mask), guidance)
+            weak_model = sampling.ddpm_model_fn(self.weak, num_train) if self.weak is not None else None
+            fn = sampling.autoguidance(eps_model, weak_model, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
             ks = sampling.ddpm_timesteps(num_train, steps, device=device)
             if sampler == "ddim":
                 out = sampling.ddim_sample(fn, x, abar, ks, callback=callback)
@@ -209,12 +250,12 @@ class TextToVideo:
 
     @torch.no_grad()
     def __call__(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                 progress=False, init_video=None, strength=None) -> torch.Tensor:
+                 progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
         """Videos (B, T, 3, H, W), float in [0, 1], for a prompt or a list of prompts (English or Chinese).
 
-        steps / guidance / sampler / shift default to the checkpoint's recommended
-        settings (20 Euler steps; see `self.defaults`). Same seed + prompt + position
-        -> the same video.
+        steps / guidance / sampler / shift / autoguidance default to the checkpoint's
+        recommended settings (20 Euler steps; see `self.defaults`). Same seed + prompt +
+        position -> the same video.
 
         Editing instead of drawing (SDEdit): pass `init_video` (B, T, 3, H, W) in
         [0, 1], one clip per prompt or one for all, and `strength` in [0, 1]
@@ -224,5 +265,5 @@ class TextToVideo:
         not used) and is encoded by the checkpoint's VAE.
         """
         latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress,
-                                      init_video, strength)
+                                      init_video, strength, autoguidance)
         return self.vae.decode_latents(latents).float().cpu()

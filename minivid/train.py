@@ -21,8 +21,10 @@ Stage "vae" trains the video VAE (`minivid/vae.py`); stage "cache-latents"
 encodes clips once so that DiT training never runs the encoder again
 (`minivid/latents.py`); stage "t2v" trains the text-to-video DiT with flow
 matching on those cached latents (encoding them first if no cache for this VAE
-exists; the optional auxiliary text losses are in `minivid/text_aux.py`), and
-"export-t2v" ships the EMA weights of a run's newest training state.
+exists; the optional auxiliary text losses are in `minivid/text_aux.py`),
+"export-t2v" ships the EMA weights of a run's newest training state, and
+"name-weak" records in a shipped model's sidecar the weaker model that
+autoguidance pulls away from (`pipeline.TextToVideo`, `sampling.autoguidance`).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from einops import rearrange
 from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
-                         read_meta, save_tensors, save_training_state)
+                         read_meta, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
@@ -671,6 +673,23 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     return export_t2v(ema, path, cfg, latent_shape, dtype=dtype, sampling=sampling, steps_trained=meta["step"],
                       train_seconds=round(meta["elapsed"], 1), **base_info)
 
+
+def name_weak_model(path, weak_path, autoguidance: float | None = None) -> dict:
+    """Record in the sidecar of t2v checkpoint `path` the weaker model autoguidance pulls away from
+    (`"weak": {"path", "sha256"}`; the pipeline loads and hash-checks it) and, if given, the recommended
+    weight (`sampling.autoguidance`). Both must be verified t2v checkpoints on the same VAE's latents.
+    Only the sidecar changes (atomically): the weights, and the sha256 recorded for them, stay."""
+    meta, weak_meta = read_meta(path, kind="t2v"), read_meta(weak_path, kind="t2v")
+    load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
+    if weak_meta["vae"]["sha256"] != meta["vae"]["sha256"] or weak_meta["latent_shape"] != meta["latent_shape"]:
+        raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
+    meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
+    if autoguidance is not None:
+        meta["sampling"] = {**meta.get("sampling", {}), "autoguidance": float(autoguidance)}
+    write_meta(path, meta)
+    return meta
+
+
 # ----------------------------------------------------------------------------
 # Command line: one subcommand per stage
 
@@ -740,6 +759,12 @@ def main(argv: list[str] | None = None) -> None:
     exp.add_argument("--bf16", action="store_true", help="store the weights in bf16 (half the size)")
     exp.add_argument("--guidance", type=float, default=None, help="default guidance scale to record (default: 4.0)")
 
+    weak = stages.add_parser("name-weak", help="record the weaker model for autoguidance in a checkpoint's sidecar")
+    weak.add_argument("--model", default="data/t2v/shapes", help="the t2v checkpoint whose sidecar is updated")
+    weak.add_argument("--weak", required=True, help="the weaker t2v checkpoint (same VAE), e.g. data/t2v/weak")
+    weak.add_argument("--autoguidance", type=float, default=None,
+                      help="also record this recommended weight (pipelines use it by default; 0 = off)")
+
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
@@ -762,6 +787,10 @@ def main(argv: list[str] | None = None) -> None:
         sampling = {} if args.guidance is None else {"guidance": args.guidance}
         path = export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32, sampling)
         print(f"wrote {path}")
+    elif args.stage == "name-weak":
+        meta = name_weak_model(args.model, args.weak, args.autoguidance)
+        print(f"{args.model}.json: weaker model {args.weak} (sha256 {meta['weak']['sha256'][:12]}...), "
+              f"autoguidance {meta.get('sampling', {}).get('autoguidance', 0.0):g}")
     elif args.stage == "vae":
         cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
         model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)

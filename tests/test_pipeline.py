@@ -9,7 +9,7 @@ from minivid.checkpoint import CheckpointError, checkpoint_paths
 from minivid.cli import main as cli
 from minivid.pipeline import TextToVideo
 from minivid.text import PromptError
-from minivid.train import T2VTrainConfig, build_dit, export_t2v
+from minivid.train import T2VTrainConfig, build_dit, export_t2v, name_weak_model
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data/t2v/shapes"
 
@@ -114,6 +114,64 @@ def test_corrupt_missing_and_mismatched_checkpoints(tiny, tmp_path):
         TextToVideo.from_pretrained(tiny, vae_path=tmp_path / "no-such-vae")
 
 
+def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path):
+    """A weaker model named by the sidecar or given when loading; the guided velocity checked by hand."""
+    from minivid import sampling
+    from minivid.pipeline import noise_for
+    from minivid.text import encode_batch
+
+    torch.manual_seed(1)
+    weak_dit = build_dit("tiny", 8)
+    with torch.no_grad():
+        for p in weak_dit.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    export_t2v(weak_dit, tmp_path / "weak", T2VTrainConfig(preset="tiny"), (8, 5, 8, 8))
+    ag = TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "weak")
+    prompts = ["a red circle moves left", "a blue square rotates clockwise"]
+    plain = pipe.sample_latents(prompts, steps=3, seed=2)
+    assert ag.defaults["autoguidance"] == 0 and torch.equal(ag.sample_latents(prompts, steps=3, seed=2), plain)
+    latents = ag.sample_latents(prompts, steps=3, seed=2, autoguidance=1.5)
+    assert not torch.allclose(latents, plain, atol=1e-3)
+
+    # by hand: Euler on v = v_cond + w (v_cond - v_weak) + (s - 1)(v_cond - v_uncond), Karras et al. 2024 + CFG
+    cond, uncond = encode_batch(prompts), encode_batch([None] * 2)
+    x = torch.stack([noise_for(i, 2, ag.latent_size(17), "cpu") for i in range(2)])
+    ts, s, w = sampling.flow_timesteps(3, shift=ag.defaults["shift"]), ag.defaults["guidance"], 1.5
+    with torch.no_grad():
+        for t, t_next in zip(ts[:-1], ts[1:]):
+            tt = t.expand(2)
+            v_cond, v_weak, v_uncond = ag.dit(x, tt, *cond), ag.weak(x, tt, *cond), ag.dit(x, tt, *uncond)
+            x = x + (t_next - t) * (v_cond + w * (v_cond - v_weak) + (s - 1) * (v_cond - v_uncond))
+    torch.testing.assert_close(latents, x, atol=1e-5, rtol=0)
+
+    # named in the sidecar (`python -m minivid.train name-weak`; its sha256 checked) with a recommended weight
+    for st, js in [checkpoint_paths(tiny)]:
+        (tmp_path / "main.safetensors").write_bytes(st.read_bytes())
+        (tmp_path / "main.json").write_text(js.read_text())
+    name_weak_model(tmp_path / "main", tmp_path / "weak", autoguidance=1.5)
+    meta = json.loads((tmp_path / "main.json").read_text())
+    named = TextToVideo.from_pretrained(tmp_path / "main", device="cpu")
+    assert named.dit.config == pipe.dit.config  # the rewritten sidecar still holds the config exactly
+    assert named.defaults["autoguidance"] == 1.5
+    assert torch.equal(named.sample_latents(prompts, steps=3, seed=2), latents)
+    without = TextToVideo.from_pretrained(tmp_path / "main", device="cpu", weak_path=False)
+    assert without.weak is None and torch.equal(without.sample_latents(prompts, steps=3, seed=2), plain)
+    with pytest.raises(ValueError, match="needs a weaker model"):
+        without(prompts, steps=1, autoguidance=1.0)
+
+    meta["weak"]["sha256"] = "0" * 64
+    (tmp_path / "main.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="weaker model"):
+        TextToVideo.from_pretrained(tmp_path / "main", device="cpu")
+    weak_meta = json.loads(checkpoint_paths(tmp_path / "weak")[1].read_text())
+    weak_meta["vae"]["sha256"] = "1" * 64
+    checkpoint_paths(tmp_path / "weak")[1].write_text(json.dumps(weak_meta))
+    with pytest.raises(CheckpointError, match="other latents"):
+        TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "weak")
+    with pytest.raises(ValueError, match="other latents"):
+        name_weak_model(tmp_path / "main", tmp_path / "weak")
+
+
 def test_cli_generate_writes_a_gif(tiny, tmp_path, capsys):
     out = tmp_path / "clip.gif"
     assert cli(["generate", "a red circle moves left", "--model", str(tiny), "--out", str(out), "--steps", "2"]) == 0
@@ -127,6 +185,8 @@ def test_cli_generate_writes_a_gif(tiny, tmp_path, capsys):
     assert "edited from 'a red circle moves left' at strength 0.5" in capsys.readouterr().out
     assert cli(edit + ["--strength", "0.5"]) == 2  # strength without a clip to edit
     assert "--edit" in capsys.readouterr().err
+    assert cli(edit + ["--autoguidance", "1"]) == 2  # this checkpoint names no weaker model
+    assert "needs a weaker model" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not checkpoint_paths(SHIPPED)[1].exists(), reason="no shipped checkpoint yet")
@@ -135,3 +195,8 @@ def test_the_shipped_checkpoint_loads_and_generates():
     assert pipe.parameterisation == "flow" and pipe.defaults["steps"] == 20
     video = pipe("a red circle moves left", steps=2)
     assert video.shape == (1, 17, 3, 32, 32) and 0 <= video.min() and video.max() <= 1
+    # the weaker model for autoguidance ships beside it (hash-checked on load); off unless asked for
+    assert pipe.weak is not None and pipe.weak_meta["sha256"] == pipe.meta["weak"]["sha256"]
+    assert pipe.defaults["autoguidance"] == 0
+    guided = pipe("a red circle moves left", steps=2, autoguidance=1.0)
+    assert guided.shape == video.shape and not torch.equal(guided, video)
