@@ -108,7 +108,8 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULT_PATH)
     ap.add_argument("--weak-model", default="", help="the weaker model for autoguidance (same VAE); none: skipped")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="comma-separated names from VARIANTS")
-    ap.add_argument("--seeds", type=int, default=4, help="sample every group with seeds 0 .. S-1")
+    ap.add_argument("--seeds", type=int, default=4, help="sample every group with seeds F .. F+S-1")
+    ap.add_argument("--first-seed", type=int, default=0, help="F: the first seed (fresh noise for a second look)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_sampling_tricks.json"))
     args = ap.parse_args()
@@ -137,7 +138,7 @@ def main() -> None:
         row, t0 = {"variant": name, "method": method, **settings}, time.perf_counter()
         for g, ps in prompts.items():
             parts = [sample(pipe, weak, ps[i:i + 64], method, settings, first=i, seed=seed)
-                     for seed in range(args.seeds) for i in range(0, len(ps), 64)]
+                     for seed in range(args.first_seed, args.first_seed + args.seeds) for i in range(0, len(ps), 64)]
             latents = torch.cat([p[0] for p in parts])  # seed-major, as ps * seeds
             row["model_calls_per_clip"] = parts[0][1]
             row[g] = scores(pipe.vae.decode_latents(latents).float(), ps * args.seeds)
@@ -147,11 +148,12 @@ def main() -> None:
               + f" ({row['model_calls_per_clip']} calls/clip, {row['seconds']:.0f} s)", flush=True)
     result = {"model": args.model, "model_sha256": pipe.meta["sha256"], "sampling": pipe.defaults,
               "weak_model": args.weak_model or None, "weak_model_sha256": weak.meta["sha256"] if weak else None,
-              "clips": {g: len(p) * args.seeds for g, p in prompts.items()}, "seeds": args.seeds,
+              "clips": {g: len(p) * args.seeds for g, p in prompts.items()}, "seeds": args.seeds, "first_seed": args.first_seed,
               "command": "python benchmarks/t2v_sampling_tricks.py"
               + (f" --model {args.model}" if args.model != DEFAULT_PATH else "")
               + (f" --weak-model {args.weak_model}" if weak else "")
               + (f' --variants "{args.variants}"' if names != DEFAULT_VARIANTS else "")
+              + (f" --first-seed {args.first_seed}" if args.first_seed else "")
               + f" --seeds {args.seeds} --threads {args.threads}",
               "description": __doc__.split("\n\n")[2].replace("\n", " ").strip(), "rows": rows}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -114,7 +114,7 @@ def test_corrupt_missing_and_mismatched_checkpoints(tiny, tmp_path):
         TextToVideo.from_pretrained(tiny, vae_path=tmp_path / "no-such-vae")
 
 
-def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path):
+def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
     """A weaker model named by the sidecar or given when loading; the guided velocity checked by hand."""
     from minivid import sampling
     from minivid.pipeline import noise_for
@@ -158,6 +158,9 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path):
     assert without.weak is None and torch.equal(without.sample_latents(prompts, steps=3, seed=2), plain)
     with pytest.raises(ValueError, match="needs a weaker model"):
         without(prompts, steps=1, autoguidance=1.0)
+    gif = ["generate", prompts[0], "--model", str(tmp_path / "main"), "--out", str(tmp_path / "ag.gif"), "--steps", "1"]
+    assert cli(gif) == 0 and ", autoguidance 1.5" in capsys.readouterr().out  # the sidecar's weight, said
+    assert cli(gif + ["--autoguidance", "0"]) == 0 and ", autoguidance" not in capsys.readouterr().out
 
     meta["weak"]["sha256"] = "0" * 64
     (tmp_path / "main.json").write_text(json.dumps(meta))
