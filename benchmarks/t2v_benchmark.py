@@ -42,9 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ATTRS = ("overall", "colour", "shape", "motion", "consistency")
 
 
-def generate(pipe, prompts, batch=48, **kw) -> tuple[torch.Tensor, float]:
+def generate(pipe, prompts, batch=48, seeds=1, **kw) -> tuple[torch.Tensor, float]:
+    """Videos for the prompts, seed 0 .. seeds-1 (seed-major: as prompts * seeds), and the seconds it took."""
     t0 = time.perf_counter()
-    videos = torch.cat([pipe(prompts[i:i + batch], seed=0, **kw) for i in range(0, len(prompts), batch)])
+    videos = torch.cat([pipe(prompts[i:i + batch], seed=seed, **kw) for seed in range(seeds)
+                        for i in range(0, len(prompts), batch)])
     return videos, time.perf_counter() - t0
 
 
@@ -85,7 +87,7 @@ def by_rotation(s: dict) -> dict[str, dict]:
     return {k: {"clips": n, "overall": round(ok / n, 4) if n else None} for k, (n, ok) in split.items()}
 
 
-def adherence_table(pipe, quick: bool, steps: int) -> dict:
+def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1) -> dict:
     evalset = world.load_eval_set(ROOT / "data/eval_set.json")
     seen = [s for g, s in evalset if g == "seen"]
     held = [s for g, s in evalset if g == "heldout"]
@@ -97,9 +99,9 @@ def adherence_table(pipe, quick: bool, steps: int) -> dict:
     out = {}
     for name, (scenes, lang) in rows.items():
         prompts = [world.caption(s, lang) for s in scenes]
-        videos, secs = generate(pipe, prompts, steps=steps)
+        videos, secs = generate(pipe, prompts, seeds=seeds, steps=steps)
         real = world.render_batch(scenes)
-        out[name] = {"model": scores(videos, prompts, by_motion=True), "ceiling_real_clips": scores(real, prompts),
+        out[name] = {"model": scores(videos, prompts * seeds, by_motion=True), "ceiling_real_clips": scores(real, prompts),
                      "language": lang, "seconds": round(secs, 1), "example_prompt": prompts[0]}
         print(f"  {name}: {out[name]['model']['overall']:.3f} (ceiling {out[name]['ceiling_real_clips']['overall']:.3f}, "
               f"{secs:.0f} s)", flush=True)
@@ -236,6 +238,7 @@ def main() -> None:
     ap.add_argument("--shifts", default="1,3", help="time shifts of the steps sweep (1 = uniform steps in t)")
     ap.add_argument("--weak-model", default=None,
                     help="autoguidance's weaker model (default: the one the checkpoint names, if any; 'none': none)")
+    ap.add_argument("--seeds", type=int, default=1, help="adherence: sample every prompt with seeds 0 .. S-1")
     ap.add_argument("--autoguidance", type=float, default=None,
                     help="autoguidance weight (default: the checkpoint's recommended one)")
     args = ap.parse_args()
@@ -275,10 +278,11 @@ def main() -> None:
     if "adherence" not in skip:
         print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}, "
               f"shift {pipe.defaults['shift']}, autoguidance {pipe.defaults['autoguidance']}:", flush=True)
-        result["adherence"] = adherence_table(pipe, args.quick, args.steps)
+        result["adherence"] = adherence_table(pipe, args.quick, args.steps, args.seeds)
         result["adherence_settings"] = {"steps": args.steps, "sampler": "euler", "guidance": pipe.defaults["guidance"],
                                         "shift": pipe.defaults["shift"], "autoguidance": pipe.defaults["autoguidance"],
-                                        "weak_model_sha256": (pipe.weak_meta or {}).get("sha256") if pipe.defaults["autoguidance"] else None, "seed": 0, "quick": args.quick}
+                                        "weak_model_sha256": (pipe.weak_meta or {}).get("sha256") if pipe.defaults["autoguidance"] else None,
+                                        "seed": 0, "seeds": args.seeds, "quick": args.quick}  # seeds 0 .. seeds-1
         save("adherence", "adherence_settings")
     if "sweep" not in skip:
         print("steps vs quality (48 held-out + 112 seen prompts):", flush=True)
