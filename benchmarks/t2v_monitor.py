@@ -64,6 +64,11 @@ def main() -> None:
                     help="the run whose curve this one continues (the curve's first run), when its --init-from named a "
                          "shipped export (e.g. data/t2v/shapes exported from runs/t2v/edges, or from a continuation "
                          "of it) rather than one of that run's snapshots")
+    ap.add_argument("--vae", default=str(ROOT / "data/vae/shapes"),
+                    help="the recipe's VAE (the one the run's latents came from): its stage-1 training time counts")
+    ap.add_argument("--vae-seconds", type=float, default=None,
+                    help="wall-clock of the VAE stage, when measured around the command (default: the seconds its "
+                         "checkpoint records, the training loop alone)")
     ap.add_argument("--earlier-vae", default=None,
                     help="a VAE checkpoint for snapshots written before data/vae/shapes was replaced by a decoder "
                          "fine-tune (same encoder, same latents): used when its sha256 is the one a snapshot records")
@@ -72,8 +77,8 @@ def main() -> None:
     run, out = Path(args.run), Path(args.out)
     # The DiT needs the VAE's encoder (stage 1); a decoder-only fine-tune (stage 2, `train.init_from`) can run
     # beside the DiT's training, so it is reported but not on the critical path of `total_seconds`.
-    stages = vae_training_stages(read_meta(ROOT / "data/vae/shapes", kind="vae")["train"])
-    vae_seconds = float(stages[0][1]["train_seconds"])
+    stages = vae_training_stages(read_meta(args.vae, kind="vae")["train"])
+    vae_seconds = float(stages[0][1]["train_seconds"]) if args.vae_seconds is None else args.vae_seconds
     decoder_ft_seconds = sum(float(train["train_seconds"]) for _, train in stages[1:])
     earlier_vae_sha = read_meta(args.earlier_vae, kind="vae")["sha256"] if args.earlier_vae else None
     result = json.loads(out.read_text()) if out.exists() else {}
@@ -112,7 +117,7 @@ def main() -> None:
             if step in points or not (near >= args.every or (newest and (done or args.once))):
                 continue  # (`near`: later calls fill gaps between points already measured)
             t0 = time.perf_counter()
-            vae_path, decoder = None, "data/vae/shapes"
+            vae_path, decoder = None, meta["vae"]["path"]
             if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
             scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path)

@@ -20,6 +20,10 @@ Euler steps, guidance 4, shift 3):
   which pushes samples out of the regions where the weaker model spreads its mass; here
   either on its own (both conditional, the paper's form) or added to classifier-free guidance
   (`sampling.autoguidance`). The weaker model is the first training run alone (9,000 steps).
+- Guidance in a limited interval (Kynkäänniemi et al. 2024, "Applying Guidance in a Limited
+  Interval Improves Sample and Distribution Quality in Diffusion Models"): classifier-free
+  guidance only for t_lo <= t <= t_hi, the conditional model alone elsewhere (one call a step
+  fewer there). Not run unless named in --variants.
 
 Groups (English canonical captions, each sampled with seeds 0 .. S-1, the pipeline's starting
 noise): the eval set's 52 seen single-object scenes that rotate, 52 that do not (spread over
@@ -55,6 +59,10 @@ VARIANTS = {
     "guidance 4 + autoguidance 1": ("autoguidance", {"guidance": 4.0, "weight": 1.0}),
     "guidance 4 + autoguidance 0.5": ("autoguidance", {"guidance": 4.0, "weight": 0.5}),  # other weights: not run
     "guidance 4 + autoguidance 2": ("autoguidance", {"guidance": 4.0, "weight": 2.0}),  # unless asked for
+    "guidance 4 for t <= 0.8": ("interval", {"guidance": 4.0, "t_lo": 0.0, "t_hi": 0.8}),
+    "guidance 4 for t >= 0.3": ("interval", {"guidance": 4.0, "t_lo": 0.3, "t_hi": 1.0}),
+    "guidance 4 for 0.3 <= t <= 0.8": ("interval", {"guidance": 4.0, "t_lo": 0.3, "t_hi": 0.8}),
+    "guidance 4 for t >= 0.6": ("interval", {"guidance": 4.0, "t_lo": 0.6, "t_hi": 1.0}),
 }
 DEFAULT_VARIANTS = list(VARIANTS)[:5]
 
@@ -95,6 +103,10 @@ def sample(pipe, weak, prompts, method: str, settings: dict, first: int = 0, see
     good = counted(pipe.dit)
     if method == "autoguidance":
         fn = sampling.autoguidance(good, counted(weak.dit), cond, uncond, settings["guidance"], settings["weight"])
+    elif method == "interval":
+        guided = sampling.classifier_free_guidance(good, cond, uncond, settings["guidance"])
+        plain = sampling.conditioned(good, *cond)
+        fn = lambda x, t: guided(x, t) if settings["t_lo"] <= float(t[0]) <= settings["t_hi"] else plain(x, t)  # noqa: E731
     else:
         fn = sampling.classifier_free_guidance(good, cond, uncond, pipe.defaults["guidance"])
     if method == "restart":
