@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as the other benchmarks)
 
 from minivid import sampling, world  # noqa: E402
+from minivid.checkpoint import same_latents  # noqa: E402
 from minivid.pipeline import DEFAULT_PATH, TextToVideo, noise_for  # noqa: E402
 from minivid.text import encode_batch  # noqa: E402
 
@@ -132,7 +133,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     pipe = TextToVideo.from_pretrained(args.model, device="cpu")
     weak = TextToVideo.from_pretrained(args.weak_model, device="cpu") if args.weak_model else None
-    if weak is not None and weak.meta["vae"]["sha256"] != pipe.meta["vae"]["sha256"]:
+    if weak is not None and not same_latents(pipe.meta, weak.meta):
         raise SystemExit("--weak-model must be trained on the same VAE's latents as --model")
     evalset = world.load_eval_set(ROOT / "data/eval_set.json")
     seen = [s for g, s in evalset if g == "seen"]

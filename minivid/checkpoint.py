@@ -160,6 +160,12 @@ def write_meta(path, meta: dict) -> None:
     atomic_write_bytes(json_path, (json.dumps(_to_json(meta), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def same_latents(meta: dict, other: dict) -> bool:
+    """Whether two text-to-video sidecars were trained on the same latents: the same VAE (sha256) and latent shape.
+    A model can only guide, or be compared with, another that reads the latents the same way."""
+    return meta["vae"]["sha256"] == other["vae"]["sha256"] and list(meta["latent_shape"]) == list(other["latent_shape"])
+
+
 def read_meta(path, kind: str | None = None) -> dict:
     """The verified-format sidecar of checkpoint `path` (does not read the tensors)."""
     st_path, json_path = checkpoint_paths(path)

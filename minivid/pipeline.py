@@ -46,7 +46,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import sampling
-from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta
+from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta, same_latents
 from .device import as_device
 from .diffusion import add_noise, make_alphas_cumprod
 from .dit import DiT, DiTConfig
@@ -124,7 +124,7 @@ class TextToVideo:
                 raise CheckpointError(
                     f"{path} names the weaker model {weak_info['path']!r} with sha256 {weak_info['sha256'][:12]}..., "
                     f"but {weak_file} has {weak_meta['sha256'][:12]}...; use the matching file")
-            if weak_meta["vae"]["sha256"] != vae_info["sha256"] or weak_meta["latent_shape"] != meta["latent_shape"]:
+            if not same_latents(meta, weak_meta):
                 raise CheckpointError(f"the weaker model {weak_file} was trained on other latents than {path} "
                                       "(another VAE); autoguidance needs both on the same")
             if weak_meta.get("parameterisation", "flow") != meta.get("parameterisation", "flow"):

@@ -44,7 +44,7 @@ from einops import rearrange
 from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
-                         read_meta, save_tensors, save_training_state, write_meta)
+                         read_meta, same_latents, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
@@ -679,9 +679,9 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None) -> dict:
     (`"weak": {"path", "sha256"}`; the pipeline loads and hash-checks it) and, if given, the recommended
     weight (`sampling.autoguidance`). Both must be verified t2v checkpoints on the same VAE's latents.
     Only the sidecar changes (atomically): the weights, and the sha256 recorded for them, stay."""
-    meta, weak_meta = read_meta(path, kind="t2v"), read_meta(weak_path, kind="t2v")
-    load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
-    if weak_meta["vae"]["sha256"] != meta["vae"]["sha256"] or weak_meta["latent_shape"] != meta["latent_shape"]:
+    meta = read_meta(path, kind="t2v")
+    _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
+    if not same_latents(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
     if autoguidance is not None:
