@@ -41,10 +41,11 @@ def base_of(meta: dict) -> tuple[int, float, str | None]:
     return (*training_story(base), str(Path(base["path"]).parent)) if base else (0, 0.0, None)
 
 
-def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None) -> dict:
-    pipe = TextToVideo.from_pretrained(path, vae_path=vae_path)
-    videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, shift=shift, seed=0)
-                        for i in range(0, len(prompts), batch)])
+def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None,
+                      weak_path=None, autoguidance=0.0) -> dict:
+    pipe = TextToVideo.from_pretrained(path, vae_path=vae_path, weak_path=weak_path or False)
+    videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, shift=shift, seed=0,
+                             autoguidance=autoguidance) for i in range(0, len(prompts), batch)])
     scores = prompt_adherence(videos, prompts)
     return {k: scores[k] for k in ("overall", "colour", "shape", "motion", "consistency")}
 
@@ -72,7 +73,14 @@ def main() -> None:
     ap.add_argument("--earlier-vae", default=None,
                     help="a VAE checkpoint for snapshots written before data/vae/shapes was replaced by a decoder "
                          "fine-tune (same encoder, same latents): used when its sha256 is the one a snapshot records")
+    ap.add_argument("--autoguidance", type=float, default=0.0,
+                    help="sample with autoguidance of this weight (Karras et al. 2024), the weaker model being the "
+                         "run's own EMA snapshot at --weak-step: a less-trained model of the same data, which costs "
+                         "no extra training (snapshots before that step are not scored)")
+    ap.add_argument("--weak-step", type=int, default=None, help="the run's snapshot autoguidance pulls away from")
     args = ap.parse_args()
+    if (args.autoguidance != 0) != (args.weak_step is not None):
+        ap.error("--autoguidance and --weak-step go together")
     torch.set_num_threads(args.threads)
     run, out = Path(args.run), Path(args.out)
     # The DiT needs the VAE's encoder (stage 1); a decoder-only fine-tune (stage 2, `train.init_from`) can run
@@ -99,7 +107,8 @@ def main() -> None:
                                   "total_seconds = VAE stage 1 + latent caching + DiT training (the decoder "
                                   "fine-tune runs beside the DiT); total_seconds_sequential adds the fine-tune",
                    "vae_train_seconds": vae_seconds, "vae_decoder_finetune_seconds": decoder_ft_seconds,
-                   "cache_seconds": args.cache_seconds, "run": result.get("run", str(args.run)), "shift": args.shift})
+                   "cache_seconds": args.cache_seconds, "run": result.get("run", str(args.run)), "shift": args.shift,
+                   **({"autoguidance": args.autoguidance, "weak_step": args.weak_step} if args.weak_step else {})})
     points = {p["step"]: p for p in result.get("points", [])}
     prompts = heldout_prompts()
     while True:
@@ -120,7 +129,11 @@ def main() -> None:
             vae_path, decoder = None, meta["vae"]["path"]
             if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
-            scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path)
+            weak = run / f"ema-{args.weak_step:08d}" if args.weak_step is not None else None
+            if weak is not None and meta["step"] <= args.weak_step:
+                continue  # autoguidance pulls away from an earlier snapshot, so only later ones are scored
+            scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path, weak_path=weak,
+                                       autoguidance=args.autoguidance)
             points[step] = {"step": step, "train_seconds": round(secs, 1), "snapshot": str(snap.with_suffix("")),
                             "total_seconds": round(vae_seconds + args.cache_seconds + secs, 1),
                             "total_seconds_sequential": round(vae_seconds + decoder_ft_seconds + args.cache_seconds + secs, 1),
