@@ -108,7 +108,7 @@ def main() -> None:
                                   "fine-tune runs beside the DiT); total_seconds_sequential adds the fine-tune",
                    "vae_train_seconds": vae_seconds, "vae_decoder_finetune_seconds": decoder_ft_seconds,
                    "cache_seconds": args.cache_seconds, "run": result.get("run", str(args.run)), "shift": args.shift,
-                   **({"autoguidance": args.autoguidance, "weak_step": args.weak_step} if args.weak_step else {})})
+                   **({"autoguidance": args.autoguidance, "weak_step": args.weak_step} if args.weak_step is not None else {})})
     points = {p["step"]: p for p in result.get("points", [])}
     prompts = heldout_prompts()
     while True:
