@@ -343,8 +343,9 @@ class T2VTrainConfig:
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
     bf16: bool = False  # bf16 autocast (on for the GPU runs). On the 2-core CPU, with `dit.attend` keeping attention in
-    # fp32: 1.22x the fp32 step, 1.49x with --compile (benchmarks/t2v_train_speed.py); off by default so that the
-    # defaults stay the shipped first run's recipe
+    # fp32: 1.22x the fp32 step, 1.49x with --compile (benchmarks/t2v_train_speed.py), the same loss a step (0-1%
+    # lower over 3,000 steps on the same batches); off by default so that the defaults stay the shipped first run's
+    # recipe
     compile: bool = False  # torch.compile the DiT's training forward and backward (a C++ compiler on a CPU; the first
     # step waits for the compile, ~2 min on the 2-core CPU): fuses the many small kernels of an 80-token model;
     # measured 1.15x the plain step's tokens/s on this CPU (benchmarks/t2v_benchmark.py)
