@@ -89,6 +89,7 @@ def main() -> None:
     vae_seconds = float(stages[0][1]["train_seconds"]) if args.vae_seconds is None else args.vae_seconds
     decoder_ft_seconds = sum(float(train["train_seconds"]) for _, train in stages[1:])
     earlier_vae_sha = read_meta(args.earlier_vae, kind="vae")["sha256"] if args.earlier_vae else None
+    weak = run / f"ema-{args.weak_step:08d}" if args.weak_step is not None else None
     result = json.loads(out.read_text()) if out.exists() else {}
     first = next(iter(sorted(run.glob("ema-*.json"))), None)
     base_steps, base_seconds, base_run = base_of(read_meta(first)) if first else (0, 0.0, None)
@@ -125,13 +126,12 @@ def main() -> None:
             near = min((abs(secs - p["train_seconds"]) for p in points.values()), default=float("inf"))
             if step in points or not (near >= args.every or (newest and (done or args.once))):
                 continue  # (`near`: later calls fill gaps between points already measured)
+            if weak is not None and meta["step"] <= args.weak_step:
+                continue  # autoguidance pulls away from an earlier snapshot, so only later ones are scored
             t0 = time.perf_counter()
             vae_path, decoder = None, meta["vae"]["path"]
             if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
-            weak = run / f"ema-{args.weak_step:08d}" if args.weak_step is not None else None
-            if weak is not None and meta["step"] <= args.weak_step:
-                continue  # autoguidance pulls away from an earlier snapshot, so only later ones are scored
             scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path, weak_path=weak,
                                        autoguidance=args.autoguidance)
             points[step] = {"step": step, "train_seconds": round(secs, 1), "snapshot": str(snap.with_suffix("")),

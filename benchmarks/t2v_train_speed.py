@@ -78,8 +78,8 @@ def main() -> None:
             rows.append(run_variant(flags, args, Path(scratch)))
             print(json.dumps(rows[-1]), flush=True)
     plain = next((r for r in rows if r["flags"] == "plain"), None)
-    for r in rows:
-        if plain is not None:
+    if plain is not None:
+        for r in rows:
             r["clips_per_s_vs_plain"] = round(r["clips_per_s"] / plain["clips_per_s"], 3)
     result = {"description": __doc__.strip().split("\n\n", 1)[1], "ranks": args.ranks, "threads": args.threads,
               "steps": args.steps, "warmup": args.warmup, "base_flags": args.base, "vae": args.vae,

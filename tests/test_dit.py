@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from minivid.dit import DIT_PRESETS, PARAM_BUDGETS, DiT, DiTConfig, apply_rope, attend, edge_distances, null_text, rope_3d
