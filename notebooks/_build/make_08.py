@@ -787,9 +787,10 @@ cells = [
                       f"{row['not_rotating']['overall']:9.1%} {row['two_object']['overall']:12.1%}")
     """),
     md("""
-    Measured there, autoguidance binds two objects better (the right colour on the right shape, kept over the clip)
-    and leaves single objects about as they were, rotations included (within the noise of 208 clips): a weaker model that blends turns does not show the
-    stronger one which pose to commit to. It is **off unless asked for** (`pipe(..., autoguidance=1.0)`,
+    Measured there, on the model shipped before its last two training runs, autoguidance binds two objects better
+    (the right colour on the right shape, kept over the clip) and leaves single objects about as they were, rotations
+    included (within the noise of 208 clips): a weaker model that blends turns does not show the stronger one which
+    pose to commit to. (For the model shipped now see `data/t2v/README.md`, "Measured".) It is **off unless asked for** (`pipe(..., autoguidance=1.0)`,
     `minivid generate ... --autoguidance 1`): it costs 1.5 times the passes, and the numbers quoted in the README
     are for the recommended sampler without it. That is the trade this lesson is about: a better clip for more
     passes, measured, and chosen per use.

@@ -536,11 +536,13 @@ cells = [
     md("""
     ### Rotation: the motion the model drops
 
-    Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows our model doing much the
-    same: asked to rotate, the probe often reads "still" (or a spin too slow to count), and asked to turn
-    counterclockwise it often reads clockwise (the model turns shapes more often than it used to, mostly one way:
-    lesson 05 shows that its text encoder hardly tells "clockwise" from "counterclockwise"), while every other
-    motion is right. Rotating clips are a quarter of the training data, so it has seen plenty. Where is rotation lost?
+    Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows our model still doing it
+    in about a third of the clips: asked to rotate, the probe then reads "still" (or a spin too slow to count),
+    while every other motion is right. Until its last two training runs it dropped most rotations, and turned
+    either way when it did turn: its text encoder gave "clockwise" and "counterclockwise" the same vector. The
+    auxiliary text loss of lesson 05 taught the encoder the difference, and now a shape that turns almost always
+    turns the asked way. Rotating clips are a quarter of the training data, so the model has seen plenty. Where
+    is rotation lost?
 
     An experiment in the spirit of SDEdit (Meng et al. 2022): render real rotating clips, encode them with the VAE,
     **noise them to time t** (x_t = (1 - t) x0 + t ε, the forward process of lesson 04) and let the model **finish
@@ -605,17 +607,19 @@ cells = [
     """),
     md("""
     Shown a rotating clip under moderate noise (t ≤ 0.5), the model finishes it correctly: it *can* draw a tilted
-    square and turn it at the right speed and in the right direction. From t ≥ 0.8, where the clip's orientation is
-    buried in noise, it no longer does: the model has to **create** the orientation from noise there, and instead it
-    averages over the possible ones (a star-like blend of several tilts), while the control clips
-    come out right from every noise level. So the gap is not in reading the word "rotates" or in the VAE (whose
-    reconstructions the probe reads correctly): it is the model's behaviour at high noise, the part of sampling
-    that decides a random pose. Training on rotating clips three times as often for 9,000 more steps did not close
-    it, and neither did 16 times larger batches on a GPU, which moved the loss of rotation only about 0.1 later in t
-    (`data/t2v/README.md`). What did help was on the text side: a text encoder taught from the first step to
-    name each object's motion (the auxiliary loss of lesson 05) tells "clockwise" from "counterclockwise", and the
-    same 9,000-step CPU run with it turns the asked way in 134 of 208 rotating clips from noise instead of 32
-    (and the other way in none instead of 24). Why a turn is harder to create than a move is the next question.
+    square and turn it at the right speed and in the right direction. The higher t, the more of the clip's
+    orientation is buried in noise and the more the model must **create** it, and the fewer rotating clips pass
+    (the benchmark's curve: 92% from t = 0.3, 62% from 0.8, 29% from pure noise), while the control clips come out
+    right from every noise level. So the gap is not in the VAE (whose reconstructions the probe reads correctly): it
+    is the model's behaviour at high noise, the part of sampling that decides a random pose.
+
+    Before its last two training runs the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
+    and it turned the asked way in only a quarter of those clips (`data/t2v/README.md`, "Where rotation is lost").
+    Training on rotating clips three times as often did not change that, nor did 16 times larger batches on a
+    GPU. What did was on the text side: a text encoder taught to name each object's motion (the auxiliary loss of
+    lesson 05) tells "clockwise" from "counterclockwise", and with it the model now turns the asked way in 75% of
+    rotating clips from pure noise. It still draws the turning shape badly more often than not (a blur of tilts,
+    or a shape that changes), and that is the next question: why is a turn harder to create than a move?
     """),
     md("""
     Why would a model that draws every move from noise fail to draw a turn? A flow model trained with a squared
@@ -647,13 +651,13 @@ cells = [
     The average of two moves is a move (a square at the average place), so a model that has not decided on a speed
     still draws a valid clip. The average of two turns is not a turn: two speeds blur into a shape that flickers
     between square and round, two poses into a still disc. To draw a rotation from noise the model must commit to
-    one speed and one pose early, and ours does not. Is that all? We tested it (`data/t2v/README.md`, "Narrowing
+    one speed and one pose early, and the five-run model did not. Is that all? We tested it (`data/t2v/README.md`, "Narrowing
     rotations"): training clips narrowed to **one** start pose and **one** speed (allowed by the spec, which
     leaves the pose open and asks for 10-20 deg/frame) leave nothing to commit to. After 3,000 more steps on them
     the model showed the asked rotation in 38% of clips instead of 19% (for the model they started from, shipped at
     the time), and its predictions of the clean clip
-    along the way, for the rotation prompts we traced, still read "stays still". So committing is not the whole story: this model at
-    this budget does not learn to *produce* the latent pattern
+    along the way, for the rotation prompts we traced, still read "stays still". So committing was not the whole story: that model at
+    that budget did not learn to *produce* the latent pattern
     of a turning shape from scratch, although it can finish one it is shown.
     """),
     md("""
