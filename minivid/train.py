@@ -297,7 +297,7 @@ class T2VTrainConfig:
     vae: str = "data/vae/shapes"  # the VAE whose latents the DiT learns; its sha256 is checked and shipped
     cache_clips: int = 30000  # train-split clips encoded once (1- and 2-object, captions in en / zh / zh-hans)
     data_seed: int = 0  # ShapesWorld seed of those clips
-    batch_size: int = 32  # global batch (split evenly over DDP ranks); the shipped model's two GPU runs used 512
+    batch_size: int = 32  # global batch (split evenly over DDP ranks); the shipped model's four GPU runs used 512
     lr: float = 6e-4  # peak AdamW learning rate: high, for a 3.4M-parameter model on a CPU budget
     warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
     min_lr_ratio: float = 0.1  # ... down to lr * min_lr_ratio at the last step
@@ -309,7 +309,7 @@ class T2VTrainConfig:
     # benchmarks/results/t2v_recipes.json); 1 = plain SD3 logit-normal
     caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
     rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
-    # rotation is the one motion the shipped model misses (benchmarks/results/t2v.json), but 3 for 9,000 more steps
+    # rotation is the one motion the models trained without the tokens text loss miss, and 3 for 9,000 more steps
     # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3). With the tokens text loss, whose
     # encoder names the direction, 3 in the third run did: 184 of 208 rotating clips turn the asked way from noise
     # (160 without), two-object prompts 43.0% (38.3) (data/t2v/README.md, "Every word names its own object")
@@ -323,11 +323,12 @@ class T2VTrainConfig:
     # a text vector names each object's (colour, motion) pair (`text_aux.caption_labels`, multi-label BCE). Trained only
     # through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
     # text_separation.py); this keeps them apart. The head is training state only, never exported. Measured on
-    # the CPU (data/t2v/README.md): as continuations of the shipped model it separates them but costs two-object
+    # the CPU (data/t2v/README.md): as continuations of the five-run model it separates them but costs two-object
     # prompts 8-30 points; from the first step (register, weight 10) the DiT turns the asked way (134 of 208
     # rotating clips vs 32) but two-object prompts fall behind (14.1 vs 30.5% at 13,500 steps); from "tokens"
-    # (weight 1) through the recipe's three CPU runs: 84.2% seen (recipe 79.0), two-object 38.3% (40.6); the shipped
-    # model (two GPU runs more, two-object 55.5%) is trained without it
+    # (weight 1) through the recipe's three CPU runs: 84.2% seen (recipe 79.0), two-object 38.3% (40.6). The shipped
+    # model's last two runs (GPU, batch 512, "tokens", with rotation_weight 3) took it from 83.6 to 87.2% seen and
+    # rotations shown from 38 / 8% to 65 / 73%, two-object 55.5 -> 46.1% (data/t2v/README.md, "Measured")
     text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
     # cross-attends to, which also conditions adaLN), "register" (the encoder's first token alone: the words'
     # tokens need not each carry the whole caption for the mean to name it) or "tokens" (every word token names
@@ -336,7 +337,7 @@ class T2VTrainConfig:
     # "clockwise,counterclockwise,順時針,逆時針": the encoder is frozen but for these words' token embeddings (after
     # textual inversion, Gal et al. 2022), so every caption without them keeps exactly the features the DiT was
     # trained on, while the auxiliary loss can still pull the named words apart. For continuing a trained model.
-    # Measured (data/t2v/README.md): the shipped model + 6,000 CPU steps with the four direction words and the
+    # Measured (data/t2v/README.md): the five-run model + 6,000 CPU steps with the four direction words and the
     # tokens loss: seen 85.2% (its twin without either 83.2), rotations shown 50 / 23% (42 / 12), two-object 48.4%
     # (52.3): not shipped
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
