@@ -5,9 +5,10 @@
 
 1. Adherence (`minivid.evaluate.prompt_adherence`) of videos generated from the
    eval set's canonical captions (data/eval_set.json; 20 Euler steps, the
-   checkpoint's default guidance, seed 0): seen single-object, held-out
-   single-object (combinations never in training), the same single-object prompts
-   in Chinese (traditional), and two-object prompts; overall and per attribute,
+   checkpoint's recommended guidance and autoguidance, or --guidance / --autoguidance,
+   seed 0): seen single-object, held-out single-object (combinations never in
+   training), the same single-object prompts in Chinese (traditional), and
+   two-object prompts; overall and per attribute,
    next to the probe's ceiling on real rendered clips of the same scenes; per
    motion asked for, the fraction of objects that show it (which motions are missed);
    and the clips whose prompt asks for a rotation apart from the others.
@@ -241,13 +242,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="adherence: sample every prompt with seeds 0 .. S-1")
     ap.add_argument("--autoguidance", type=float, default=None,
                     help="autoguidance weight (default: the checkpoint's recommended one)")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance scale (default: the checkpoint's recommended one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     weak_path = False if args.weak_model == "none" else args.weak_model
     pipe = TextToVideo.from_pretrained(args.model, device="cpu", weak_path=weak_path)
-    if args.autoguidance is not None:
-        pipe.defaults["autoguidance"] = args.autoguidance  # every part below samples with it
+    for knob in ("autoguidance", "guidance"):
+        if getattr(args, knob) is not None:
+            pipe.defaults[knob] = getattr(args, knob)  # every part below samples with it
     out_path = Path(args.out)
     result = {"model": str(args.model),
               "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},

@@ -9,8 +9,9 @@ without --weak-model the autoguidance rows are skipped.)
 The shipped model draws a rotation from noise in about one clip in eight, yet finishes one
 from moderate noise (benchmarks/t2v_rotation.py): where the sampler must create the pose it
 draws a blend of several tilts. Two training-free ideas from the literature aim at exactly such
-blurred, averaged samples, so they are measured here against the recommended sampler (20
-Euler steps, guidance 4, shift 3):
+blurred, averaged samples, so they are measured here against classifier-free guidance alone
+("euler": 20 Euler steps at the checkpoint's guidance scale and shift; 4 and 3 when the results
+file was made, before autoguidance became the recommended sampler):
 
 - Restart sampling (Xu et al. 2023, "Restart Sampling for Improving Generative Processes"):
   integrate down to t_min, then K times put noise back to t_max along the forward process and

@@ -678,18 +678,19 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
                       train_seconds=round(meta["elapsed"], 1), **base_info)
 
 
-def name_weak_model(path, weak_path, autoguidance: float | None = None) -> dict:
+def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance: float | None = None) -> dict:
     """Record in the sidecar of t2v checkpoint `path` the weaker model autoguidance pulls away from
     (`"weak": {"path", "sha256"}`; the pipeline loads and hash-checks it) and, if given, the recommended
-    weight (`sampling.autoguidance`). Both must be verified t2v checkpoints on the same VAE's latents.
-    Only the sidecar changes (atomically): the weights, and the sha256 recorded for them, stay."""
+    weight (`sampling.autoguidance`) and the guidance scale chosen with it (`sampling.guidance`: the two
+    are measured together, benchmarks/t2v_guidance.py). Both must be verified t2v checkpoints on the
+    same VAE's latents. Only the sidecar changes (atomically): the weights, and their sha256, stay."""
     meta = read_meta(path, kind="t2v")
     _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
     if not same_latents(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
-    if autoguidance is not None:
-        meta["sampling"] = {**meta.get("sampling", {}), "autoguidance": float(autoguidance)}
+    chosen = {k: float(v) for k, v in (("autoguidance", autoguidance), ("guidance", guidance)) if v is not None}
+    meta["sampling"] = {**meta.get("sampling", {}), **chosen}
     write_meta(path, meta)
     return meta
 
@@ -768,6 +769,8 @@ def main(argv: list[str] | None = None) -> None:
     weak.add_argument("--weak", required=True, help="the weaker t2v checkpoint (same VAE), e.g. data/t2v/weak")
     weak.add_argument("--autoguidance", type=float, default=None,
                       help="also record this recommended weight (pipelines use it by default; 0 = off)")
+    weak.add_argument("--guidance", type=float, default=None,
+                      help="also record this guidance scale, measured best with that weight")
 
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
@@ -792,9 +795,9 @@ def main(argv: list[str] | None = None) -> None:
         path = export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32, sampling)
         print(f"wrote {path}")
     elif args.stage == "name-weak":
-        meta = name_weak_model(args.model, args.weak, args.autoguidance)
+        meta = name_weak_model(args.model, args.weak, args.autoguidance, args.guidance)
         print(f"{args.model}.json: weaker model {args.weak} (sha256 {meta['weak']['sha256'][:12]}...), "
-              f"autoguidance {meta.get('sampling', {}).get('autoguidance', 0.0):g}")
+              f"autoguidance {meta['sampling'].get('autoguidance', 0.0):g}, guidance {meta['sampling'].get('guidance')}")
     elif args.stage == "vae":
         cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
         model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)

@@ -161,6 +161,11 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
     gif = ["generate", prompts[0], "--model", str(tmp_path / "main"), "--out", str(tmp_path / "ag.gif"), "--steps", "1"]
     assert cli(gif) == 0 and ", autoguidance 1.5" in capsys.readouterr().out  # the sidecar's weight, said
     assert cli(gif + ["--autoguidance", "0"]) == 0 and ", autoguidance" not in capsys.readouterr().out
+    name_weak_model(tmp_path / "main", tmp_path / "weak", guidance=2.5)  # the scale chosen with the weight; weight kept
+    rescaled = TextToVideo.from_pretrained(tmp_path / "main", device="cpu")
+    assert rescaled.defaults["guidance"] == 2.5 and rescaled.defaults["autoguidance"] == 1.5
+    assert torch.equal(rescaled.sample_latents(prompts, steps=3, seed=2),
+                       ag.sample_latents(prompts, steps=3, seed=2, guidance=2.5, autoguidance=1.5))
 
     meta["weak"]["sha256"] = "0" * 64
     (tmp_path / "main.json").write_text(json.dumps(meta))
@@ -198,8 +203,9 @@ def test_the_shipped_checkpoint_loads_and_generates():
     assert pipe.parameterisation == "flow" and pipe.defaults["steps"] == 20
     video = pipe("a red circle moves left", steps=2)
     assert video.shape == (1, 17, 3, 32, 32) and 0 <= video.min() and video.max() <= 1
-    # the weaker model for autoguidance ships beside it (hash-checked on load); off unless asked for
+    # the weaker model for autoguidance ships beside it (hash-checked on load) and is used by default (measured
+    # better in every prompt group: benchmarks/results/autoguidance_default/); autoguidance=0 turns it off
     assert pipe.weak is not None and pipe.weak_meta["sha256"] == pipe.meta["weak"]["sha256"]
-    assert pipe.defaults["autoguidance"] == 0
-    guided = pipe("a red circle moves left", steps=2, autoguidance=1.0)
-    assert guided.shape == video.shape and not torch.equal(guided, video)
+    assert pipe.defaults["autoguidance"] > 0
+    plain = pipe("a red circle moves left", steps=2, autoguidance=0)
+    assert plain.shape == video.shape and not torch.equal(plain, video)

@@ -468,7 +468,7 @@ cells = [
 
     PROMPT, STEPS, GUIDANCE = "a red circle moves right", 20, 4.0
     with record_cross_attention(model) as calls:
-        latents = pipe.sample_latents(PROMPT, steps=STEPS, guidance=GUIDANCE, seed=0)
+        latents = pipe.sample_latents(PROMPT, steps=STEPS, guidance=GUIDANCE, seed=0, autoguidance=0)
     clip = pipe.vae.decode_latents(latents).float()[0]  # t c h w
 
     n_text = 1 + len(text.tokenize(PROMPT))  # register + <bos> + words: the real keys of the prompt pass
@@ -618,7 +618,7 @@ cells = [
         return (videos * 32).round() / 32  # 33 levels per channel: small GIFs, no visible difference
 
 
-    sweep = torch.cat([pipe([PROMPT], guidance=s, steps=STEPS, seed=0) for s in SCALES])
+    sweep = torch.cat([pipe([PROMPT], guidance=s, steps=STEPS, seed=0, autoguidance=0) for s in SCALES])
     assert torch.allclose(sweep[SCALES.index(GUIDANCE)], clip, atol=1e-5)  # the clip of section 6
     display(show_video(for_display(sweep), captions=[f"guidance {s}" for s in SCALES], scale=3))
     for s, video, found in zip(SCALES, sweep, evaluate.describe_batch(sweep)):
@@ -641,14 +641,17 @@ cells = [
     start = time.perf_counter()
     print(f"{'guidance':>8} | {'overall':>7} | {'colour':>6} | {'shape':>5} | {'motion':>6} | {'consistent':>10}")
     for s in SCALES:
-        r = evaluate.prompt_adherence(pipe(SWEEP_PROMPTS, guidance=s, steps=STEPS, seed=0), SWEEP_PROMPTS)
+        r = evaluate.prompt_adherence(pipe(SWEEP_PROMPTS, guidance=s, steps=STEPS, seed=0, autoguidance=0),
+                                      SWEEP_PROMPTS)
         print(f"{s:>8} | {r['overall']:7.0%} | {r['colour']:6.0%} | {r['shape']:5.0%} | {r['motion']:6.0%} | "
               f"{r['consistency']:10.0%}")
     print(f"({len(SCALES) * len(SWEEP_PROMPTS)} clips in {time.perf_counter() - start:.0f} s)")
     """),
     md("""
-    The checkpoint records the scale it recommends (`pipe.defaults["guidance"]`, used when you pass none); lesson 08
-    measures guidance on the full evaluation set.
+    The checkpoint records the scale it recommends (`pipe.defaults["guidance"]`, used when you pass none) together
+    with a third pass it recommends on top, autoguidance (`pipe.defaults["autoguidance"]`), which this lesson turns
+    off (`autoguidance=0`) to show classifier-free guidance alone; lesson 08 builds it and measures both on the
+    evaluation set.
 
     ## 8 · Play with it
 
@@ -665,7 +668,7 @@ cells = [
 
     def explore_guidance(prompt="a red circle moves right", guidance=4.0, seed=0):
         try:
-            video = pipe([prompt], guidance=guidance, steps=16, seed=seed)
+            video = pipe([prompt], guidance=guidance, steps=16, seed=seed, autoguidance=0)
         except text.PromptError as error:
             print(f"PromptError: {error}")
             return

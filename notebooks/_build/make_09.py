@@ -306,7 +306,8 @@ cells = [
     ## 5 · The shipped model and the test prompts
 
     The shipped text-to-video model (`data/t2v/shapes`: the DiT of lesson 06 on the latents of the lesson 03 VAE,
-    trained with flow matching) samples with its recommended settings: 20 Euler steps and classifier-free guidance.
+    trained with flow matching) samples with its recommended settings: 20 Euler steps, classifier-free guidance and
+    autoguidance (lesson 08).
 
     **How the shipped numbers are measured.** `benchmarks/t2v_benchmark.py` generates one clip per prompt of the
     evaluation set from the canonical captions (seed 0), scores them with `prompt_adherence`, and renders the true
@@ -443,7 +444,7 @@ cells = [
                       + ceiling)
         s = bench.get("adherence_settings", {})
         print(f"\\nbenchmark settings: {s.get('steps')} {s.get('sampler')} steps, guidance {s.get('guidance')}, "
-              f"seed {s.get('seed')}")
+              f"autoguidance {s.get('autoguidance', 0)}, seed {s.get('seed')}")
     else:
         print("no benchmarks/results/t2v.json here: run `python benchmarks/t2v_benchmark.py` to make it")
     """),
@@ -565,8 +566,8 @@ cells = [
         x = add_noise(x0, eps, torch.full((b,), t_start))                      # x_t = (1 - t) x0 + t eps
         ts = sampling.flow_timesteps(d["steps"], shift=d["shift"])
         ts = torch.cat([torch.tensor([t_start]), ts[ts < t_start - 1e-6]])     # the sampler's grid below t_start
-        fn = sampling.classifier_free_guidance(pipe.dit, text.encode_batch(prompts), text.encode_batch([None] * b),
-                                               d["guidance"])
+        fn = sampling.autoguidance(pipe.dit, pipe.weak, text.encode_batch(prompts), text.encode_batch([None] * b),
+                                   d["guidance"], d["autoguidance"])  # guidance + the weaker model's pull (lesson 08)
         return pipe.vae.decode_latents(sampling.euler_sample(fn, x, ts))
 
 
@@ -609,7 +610,7 @@ cells = [
     Shown a rotating clip under moderate noise (t ≤ 0.5), the model finishes it correctly: it *can* draw a tilted
     square and turn it at the right speed and in the right direction. The higher t, the more of the clip's
     orientation is buried in noise and the more the model must **create** it, and the fewer rotating clips pass
-    (the benchmark's curve: 92% from t = 0.3, 62% from 0.8, 29% from pure noise), while the control clips come out
+    (the benchmark's curve: 94% from t = 0.3, 69% from 0.8, 40% from pure noise), while the control clips come out
     right from every noise level. So the gap is not in the VAE (whose reconstructions the probe reads correctly): it
     is the model's behaviour at high noise, the part of sampling that decides a random pose.
 
@@ -617,8 +618,8 @@ cells = [
     and it turned the asked way in only a quarter of those clips (`data/t2v/README.md`, "Where rotation is lost").
     Training on rotating clips three times as often did not change that, nor did 16 times larger batches on a
     GPU. What did was on the text side: a text encoder taught to name each object's motion (the auxiliary loss of
-    lesson 05) tells "clockwise" from "counterclockwise", and with it the model now turns the asked way in 75% of
-    rotating clips from pure noise. It still draws the turning shape badly more often than not (a blur of tilts,
+    lesson 05) tells "clockwise" from "counterclockwise", and with it (and autoguidance, lesson 08) the model now
+    turns the asked way in 85% of rotating clips from pure noise. It still draws the turning shape badly more often than not (a blur of tilts,
     or a shape that changes), and that is the next question: why is a turn harder to create than a move?
     """),
     md("""
