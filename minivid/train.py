@@ -690,7 +690,8 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
     chosen = {k: float(v) for k, v in (("autoguidance", autoguidance), ("guidance", guidance)) if v is not None}
-    meta["sampling"] = {**meta.get("sampling", {}), **chosen}
+    if chosen:
+        meta["sampling"] = {**meta.get("sampling", {}), **chosen}
     write_meta(path, meta)
     return meta
 
@@ -796,8 +797,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {path}")
     elif args.stage == "name-weak":
         meta = name_weak_model(args.model, args.weak, args.autoguidance, args.guidance)
+        sampling = meta.get("sampling", {})
         print(f"{args.model}.json: weaker model {args.weak} (sha256 {meta['weak']['sha256'][:12]}...), "
-              f"autoguidance {meta['sampling'].get('autoguidance', 0.0):g}, guidance {meta['sampling'].get('guidance')}")
+              f"autoguidance {sampling.get('autoguidance', 0.0):g}, guidance {sampling.get('guidance')}")
     elif args.stage == "vae":
         cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
         model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)
