@@ -829,8 +829,8 @@ cells = [
     and a lower scale suits autoguidance: it already pulls towards the caption, so less of the classifier-free pull
     is needed. So the checkpoint records guidance 3
     with weight 1 (`python -m minivid.train name-weak --autoguidance 1 --guidance 3`), and `pipe(prompts)` pays 1.5
-    times the passes of plain guidance for it; `pipe(..., autoguidance=0)` or `minivid generate ... --autoguidance 0`
-    is the cheaper sampler. That is the trade this lesson is about: a better clip for more passes, measured, and
+    times the passes of plain guidance for it; `pipe(..., autoguidance=0, guidance=4)` (guidance alone was best at 4
+    in the table) or `minivid generate ... --autoguidance 0 --guidance 4` is the cheaper sampler. That is the trade this lesson is about: a better clip for more passes, measured, and
     chosen per use.
 
     ## 9 · Play with it
