@@ -180,6 +180,17 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
         name_weak_model(tmp_path / "main", tmp_path / "weak")
 
 
+def test_naming_a_weak_model_alone_leaves_the_sampling_settings_as_they_were(tiny, tmp_path):
+    st, js = checkpoint_paths(tiny)
+    (tmp_path / "main.safetensors").write_bytes(st.read_bytes())
+    meta = json.loads(js.read_text())
+    del meta["sampling"]  # a sidecar that recommends nothing: the pipeline's built-in defaults apply
+    (tmp_path / "main.json").write_text(json.dumps(meta))
+    name_weak_model(tmp_path / "main", tiny)  # any t2v checkpoint on the same latents may be the weaker one
+    named = json.loads((tmp_path / "main.json").read_text())
+    assert named["weak"]["sha256"] == meta["sha256"] and "sampling" not in named
+
+
 def test_cli_generate_writes_a_gif(tiny, tmp_path, capsys):
     out = tmp_path / "clip.gif"
     assert cli(["generate", "a red circle moves left", "--model", str(tiny), "--out", str(out), "--steps", "2"]) == 0
