@@ -20,7 +20,7 @@ What happens, step by step (each a few lines below):
 
 Autoguidance (Karras et al. 2024). A checkpoint may name a second, weaker model of the
 same data (`"weak": {"path", "sha256"}` in its sidecar, or `weak_path=` when loading),
-and `autoguidance=w` (default: the sidecar's `sampling.autoguidance`, 1 for the shipped model, else 0) adds
+and `autoguidance=w` (default: the sidecar's `sampling.autoguidance`, else 0) adds
 w (v_cond - v_weak) to the guided velocity (`sampling.autoguidance`): a pull away
 from where the weaker model spreads its samples, at one more model call a step (lesson 08).
 

@@ -437,14 +437,19 @@ cells = [
     guidance asks the model twice for each velocity.
     """),
     code("""
-    def count_dit_calls(fn, *args, **kwargs):
-        \"\"\"Run fn(*args, **kwargs) and count the forward passes of pipe.dit it makes: (result, passes).\"\"\"
+    def count_passes(net, fn, *args, **kwargs):
+        \"\"\"Run fn(*args, **kwargs) and count the forward passes of the network `net` it makes: (result, passes).\"\"\"
         seen = []
-        handle = pipe.dit.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+        handle = net.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
         try:
             return fn(*args, **kwargs), len(seen)
         finally:
             handle.remove()
+
+
+    def count_dit_calls(fn, *args, **kwargs):
+        \"\"\"The same for the shipped DiT, pipe.dit.\"\"\"
+        return count_passes(pipe.dit, fn, *args, **kwargs)
 
 
     ATTRS = ("colour", "shape", "motion", "consistency")
@@ -843,15 +848,10 @@ cells = [
     """),
     code("""
     def generate_one(prompt=PROMPTS[0], sampler="euler", steps=8, guidance=GUIDANCE, autoguidance=AUTOGUIDANCE):
-        weak_calls = []  # the weaker model's passes, counted like count_dit_calls counts the DiT's
-        handle = pipe.weak.register_forward_hook(lambda *_: weak_calls.append(1))
         start = time.perf_counter()
-        try:
-            clip, passes = count_dit_calls(pipe, [prompt], steps=steps, sampler=sampler, guidance=guidance, seed=0,
-                                           autoguidance=autoguidance)
-        finally:
-            handle.remove()
-        seconds, weak_passes = time.perf_counter() - start, len(weak_calls)
+        (clip, passes), weak_passes = count_passes(pipe.weak, count_dit_calls, pipe, [prompt], steps=steps,
+                                                   sampler=sampler, guidance=guidance, seed=0, autoguidance=autoguidance)
+        seconds = time.perf_counter() - start
         display(show_video((clip * 32).round() / 32, f"{sampler}, {steps} steps, guidance {guidance:g}, "
                                                      f"autoguidance {autoguidance:g}", scale=3))
         print(f"{prompt!r}: {seconds:.2f} s, {passes} DiT passes + {weak_passes} of the weaker model "
