@@ -45,7 +45,6 @@ cells = [
     import json
     import math
     import time
-    from pathlib import Path
 
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -69,7 +68,8 @@ cells = [
     from the 176 combinations ShapesWorld can show.
     """),
     code("""
-    pipe = TextToVideo.from_pretrained(find_shipped("data/t2v/shapes"), device="cpu")
+    ROOT = find_shipped("data/t2v/shapes").parents[2]  # the repository checkout: data/, benchmarks/results/
+    pipe = TextToVideo.from_pretrained(ROOT / "data/t2v/shapes", device="cpu")
     cfg = pipe.dit.config
     GUIDANCE = pipe.defaults["guidance"]  # the checkpoint's recommended classifier-free guidance scale
     SHIFT = pipe.defaults["shift"]  # ... and time shift (section 1)
@@ -513,9 +513,8 @@ cells = [
     loaded model's: the file describes the checkpoint that was benchmarked.
     """),
     code("""
-    bench_file = next((p / "benchmarks/results/t2v.json" for p in (Path.cwd(), *Path.cwd().parents)
-                       if (p / "benchmarks/results/t2v.json").exists()), None)
-    if bench_file is None:
+    bench_file = ROOT / "benchmarks/results/t2v.json"
+    if not bench_file.exists():
         print("benchmarks/results/t2v.json is not in this checkout: `python benchmarks/t2v_benchmark.py` makes it")
     else:
         bench = json.loads(bench_file.read_text(encoding="utf-8"))
@@ -784,9 +783,8 @@ cells = [
     checkout):
     """),
     code("""
-    tricks_file = next((p / "benchmarks/results/t2v_sampling_tricks.json" for p in (Path.cwd(), *Path.cwd().parents)
-                        if (p / "benchmarks/results/t2v_sampling_tricks.json").exists()), None)
-    if tricks_file is None:
+    tricks_file = ROOT / "benchmarks/results/t2v_sampling_tricks.json"
+    if not tricks_file.exists():
         print("benchmarks/results/t2v_sampling_tricks.json is not in this checkout: "
               "`python benchmarks/t2v_sampling_tricks.py --weak-model data/t2v/weak` makes it")
     else:
@@ -810,9 +808,7 @@ cells = [
     (not the seed 0 the README quotes, so that the choice is not fitted to the clips it is judged on):
     """),
     code("""
-    grid_files = next((sorted(p.glob("benchmarks/results/autoguidance_default/guidance_seed*.json"))
-                       for p in (Path.cwd(), *Path.cwd().parents)
-                       if list(p.glob("benchmarks/results/autoguidance_default/guidance_seed*.json"))), [])
+    grid_files = sorted(ROOT.glob("benchmarks/results/autoguidance_default/guidance_seed*.json"))
     if not grid_files:
         print("benchmarks/results/autoguidance_default/ is not in this checkout: `python benchmarks/t2v_guidance.py "
               "--scales 3,4,5 --autoguidance 0,1,1.5 --seeds 1,2` measures it")
