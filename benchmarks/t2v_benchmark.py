@@ -4,7 +4,7 @@
     python benchmarks/t2v_benchmark.py --quick               # fewer seen prompts (a smoke run)
 
 1. Adherence (`minivid.evaluate.prompt_adherence`) of videos generated from the
-   eval set's canonical captions (data/eval_set.json; 20 Euler steps, the
+   eval set's canonical captions (data/eval_set.json; 20 Euler steps or --sampler heun, the
    checkpoint's recommended guidance and autoguidance, or --guidance / --autoguidance,
    seed 0): seen single-object, held-out single-object (combinations never in
    training), the same single-object prompts in Chinese (traditional), and
@@ -88,7 +88,7 @@ def by_rotation(s: dict) -> dict[str, dict]:
     return {k: {"clips": n, "overall": round(ok / n, 4) if n else None} for k, (n, ok) in split.items()}
 
 
-def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1) -> dict:
+def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1, sampler: str = "euler") -> dict:
     evalset = world.load_eval_set(ROOT / "data/eval_set.json")
     seen = [s for g, s in evalset if g == "seen"]
     held = [s for g, s in evalset if g == "heldout"]
@@ -100,7 +100,7 @@ def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1) -> dict:
     out = {}
     for name, (scenes, lang) in rows.items():
         prompts = [world.caption(s, lang) for s in scenes]
-        videos, secs = generate(pipe, prompts, seeds=seeds, steps=steps)
+        videos, secs = generate(pipe, prompts, seeds=seeds, steps=steps, sampler=sampler)
         real = world.render_batch(scenes)
         out[name] = {"model": scores(videos, prompts * seeds, by_motion=True), "ceiling_real_clips": scores(real, prompts),
                      "language": lang, "seconds": round(secs, 1), "example_prompt": prompts[0]}
@@ -226,6 +226,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v.json"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--sampler", default="euler", help="adherence: the sampler (euler, heun: two model calls a step)")
     ap.add_argument("--sweep-steps", default="4,8,16,32,50")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
@@ -252,6 +253,9 @@ def main() -> None:
     for knob in ("autoguidance", "guidance"):
         if getattr(args, knob) is not None:
             pipe.defaults[knob] = getattr(args, knob)  # every part below samples with it
+    command = " ".join(["python benchmarks/t2v_benchmark.py", *(
+        flag for k, v in vars(args).items() if v not in (None, "") and k not in ("out", "model", "run_dir")
+        for flag in command_flags(k, v, ap.get_default(k)))])
     out_path = Path(args.out)
     result = {"model": str(args.model),
               "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},
@@ -259,9 +263,10 @@ def main() -> None:
                              "train_seconds_by_device": training_seconds_by_device(pipe.meta)},
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "torch": torch.__version__},
-              "command": " ".join(["python benchmarks/t2v_benchmark.py", *(
-                  flag for k, v in vars(args).items() if v not in (None, "") and k not in ("out", "model", "run_dir")
-                  for flag in command_flags(k, v, ap.get_default(k)))])}
+              # the command that measured each part: parallel parts write into one file, each under its own name
+              # (the sweep's by sampler, since its samplers can run as separate processes)
+              "commands": {f"sweep ({args.samplers})" if part == "sweep" else part: command
+                           for part in ("adherence", "sweep", "throughput") if part not in skip}}
 
     def save(*keys: str) -> None:
         """Write `keys` of this run into the file, keeping what parallel parts wrote there meanwhile."""
@@ -272,18 +277,20 @@ def main() -> None:
             if key == "steps_vs_quality":  # rows merge: each part adds its samplers
                 old_rows = {k: v for k, v in on_disk.get(key, {}).items() if "heldout_and_seen" in v}
                 on_disk[key] = old_rows | result[key]
+            elif key == "commands":  # each part adds its own
+                on_disk[key] = on_disk.get(key, {}) | result[key]
             else:
                 on_disk[key] = result[key]
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(on_disk, indent=1) + "\n")
         result.update(on_disk)
 
-    save("model", "model_meta", "machine", "command")
+    save("model", "model_meta", "machine", "commands")
     if "adherence" not in skip:
-        print(f"adherence at {args.steps} Euler steps, guidance {pipe.defaults['guidance']}, "
+        print(f"adherence at {args.steps} {args.sampler} steps, guidance {pipe.defaults['guidance']}, "
               f"shift {pipe.defaults['shift']}, autoguidance {pipe.defaults['autoguidance']}:", flush=True)
-        result["adherence"] = adherence_table(pipe, args.quick, args.steps, args.seeds)
-        result["adherence_settings"] = {"steps": args.steps, "sampler": "euler", "guidance": pipe.defaults["guidance"],
+        result["adherence"] = adherence_table(pipe, args.quick, args.steps, args.seeds, args.sampler)
+        result["adherence_settings"] = {"steps": args.steps, "sampler": args.sampler, "guidance": pipe.defaults["guidance"],
                                         "shift": pipe.defaults["shift"], "autoguidance": pipe.defaults["autoguidance"],
                                         "weak_model_sha256": (pipe.weak_meta or {}).get("sha256") if pipe.defaults["autoguidance"] else None,
                                         "seed": 0, "seeds": args.seeds, "quick": args.quick}  # seeds 0 .. seeds-1

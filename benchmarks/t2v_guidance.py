@@ -3,6 +3,7 @@
 
     python benchmarks/t2v_guidance.py --scales 2,3,4,5,6
     python benchmarks/t2v_guidance.py --scales 3,4,5 --autoguidance 0.5,1,1.5 --seeds 1,2
+    python benchmarks/t2v_guidance.py --scales 3 --autoguidance 1 --seeds 3,4,5,6,7,8 --groups heldout
 
 The steps sweep's 160 single-object prompts (48 held-out + 112 seen spread over the eval set,
 t2v_benchmark.sweep_prompts) and the eval set's 128 two-object prompts (English, canonical
@@ -41,10 +42,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/t2v_guidance.json"))
+    ap.add_argument("--groups", default="heldout,seen,two_object",
+                    help="comma list of prompt groups to score (e.g. heldout alone, with more seeds)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    pipe = TextToVideo.from_pretrained(args.model, device="cpu", weak_path=args.weak_model)
     groups = {**sweep_prompts(), "two_object": eval_prompts("en")["two_object"]}
+    if unknown := set(args.groups.split(",")) - set(groups):
+        ap.error(f"unknown --groups {sorted(unknown)}: choose from {', '.join(groups)}")
+    groups = {g: groups[g] for g in args.groups.split(",")}
+    pipe = TextToVideo.from_pretrained(args.model, device="cpu", weak_path=args.weak_model)
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     for scale, weight in itertools.product(*([float(x) for x in a.split(",")] for a in (args.scales, args.autoguidance))):

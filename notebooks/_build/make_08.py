@@ -802,7 +802,7 @@ cells = [
     included (within the noise of 208 clips): a weaker model that blends turns does not show the stronger one which
     pose to commit to.
 
-    On the seven-run model (the one before the eighth, last run) it paid everywhere. `benchmarks/t2v_guidance.py`
+    On the seven-run model (the one before the last two runs) it paid everywhere. `benchmarks/t2v_guidance.py`
     samples the 160 single-object prompts of the steps sweep and the 128 two-object ones at every guidance scale ×
     autoguidance weight, with seeds 1 and 2
     (not the seed 0 the README quotes, so that the choice is not fitted to the clips it is judged on):
@@ -835,7 +835,8 @@ cells = [
     in the table) or `minivid generate ... --autoguidance 0 --guidance 4` is the cheaper sampler. The eighth run kept
     the setting; checked on it with the same seeds (`benchmarks/results/cpu_run8/guidance_seed{1,2}.json`),
     guidance 3 with weight 1 follows 92.5% of single-object and 66.0% of two-object prompts, against 89.7% and
-    55.5% for guidance 4 alone (guidance 4 with weight 1 ties: 92.5 / 66.0%). That is the trade this lesson is about: a better clip for more passes, measured, and
+    55.5% for guidance 4 alone (guidance 4 with weight 1 ties: 92.5 / 66.0%); the ninth run, trained the same way
+    again, kept it unchecked. That is the trade this lesson is about: a better clip for more passes, measured, and
     chosen per use.
 
     ## 9 · Play with it

@@ -610,18 +610,18 @@ cells = [
     Shown a rotating clip under moderate noise (t ≤ 0.5), the model finishes it correctly: it *can* draw a tilted
     square and turn it at the right speed and in the right direction. The higher t, the more of the clip's
     orientation is buried in noise and the more the model must **create** it, and the fewer rotating clips pass
-    (the benchmark's curve: 98% from t = 0.3, 88% from 0.8, 62% from pure noise), while the control clips come out
+    (the benchmark's curve: 98% from t = 0.3 and from 0.8, 90% from 0.9, 73% from pure noise), while the control clips come out
     right from every noise level. So the gap is not in the VAE (whose reconstructions the probe reads correctly): it
     is the model's behaviour at high noise, the part of sampling that decides a random pose.
 
-    Before its last three training runs the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
+    Before its last four training runs the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
     and it turned the asked way in only a quarter of those clips (`data/t2v/README.md`, "Where rotation is lost").
     Training on rotating clips three times as often did not change that, nor did 16 times larger batches on a
     GPU. What did was on the text side: a text encoder taught to name each object's motion (the auxiliary loss of
     lesson 05) tells "clockwise" from "counterclockwise", and with it (and autoguidance, lesson 08) the model now
-    turns the asked way in 94% of rotating clips from pure noise. It still draws the turning shape badly in more than
-    a third of them (a blur of tilts, or a shape that changes: every rotating clip that fails from pure noise fails
-    on consistency), and that is the next question: why is a turn harder to create than a move?
+    turns the asked way in 92% of rotating clips from pure noise. It still draws the turning shape badly in about a
+    quarter of them (a blur of tilts, or a shape that changes: 13 of the 14 rotating clips that fail from pure noise
+    fail on consistency), and that is the next question: why is a turn harder to create than a move?
     """),
     md("""
     Why would a model that draws every move from noise fail to draw a turn? A flow model trained with a squared
