@@ -47,9 +47,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     groups = {**sweep_prompts(), "two_object": eval_prompts("en")["two_object"]}
-    if unknown := set(args.groups.split(",")) - set(groups):
+    wanted = args.groups.split(",")
+    if unknown := set(wanted) - set(groups):
         ap.error(f"unknown --groups {sorted(unknown)}: choose from {', '.join(groups)}")
-    groups = {g: groups[g] for g in args.groups.split(",")}
+    groups = {g: groups[g] for g in wanted}
     pipe = TextToVideo.from_pretrained(args.model, device="cpu", weak_path=args.weak_model)
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []

@@ -328,7 +328,7 @@ cells = [
     direction (lesson 09), so the direction never paid. Every model trained in this project without help showed
     the same (`data/t2v/README.md`, "Where rotation is lost"), and it is why such a model draws an asked
     counterclockwise turn clockwise as often as not, or not at all. The shipped model's encoder keeps the two
-    apart about as far as any other pair: its last three training runs had the help built next.
+    apart about as far as any other pair: its last four training runs had the help built next.
 
     If the denoising loss does not ask for the distinction, another loss can. Give the encoder a second, small job:
     a linear head on the pooled vector must name each object's (colour, motion) pair, one yes/no per pair (64 of

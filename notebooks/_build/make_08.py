@@ -797,7 +797,7 @@ cells = [
                       f"{row['not_rotating']['overall']:9.1%} {row['two_object']['overall']:12.1%}")
     """),
     md("""
-    Measured there, on the model shipped before its last three training runs, autoguidance binds two objects better
+    Measured there, on the model shipped before its last four training runs, autoguidance binds two objects better
     (the right colour on the right shape, kept over the clip) and leaves single objects about as they were, rotations
     included (within the noise of 208 clips): a weaker model that blends turns does not show the stronger one which
     pose to commit to.

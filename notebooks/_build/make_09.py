@@ -539,7 +539,7 @@ cells = [
 
     Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows where our model still
     slips: asked to rotate, the probe sometimes reads "still" (or a spin too slow to count), while every other
-    motion is right. Until its last three training runs it dropped most rotations, and turned
+    motion is right. Until its last four training runs it dropped most rotations, and turned
     either way when it did turn: its text encoder gave "clockwise" and "counterclockwise" the same vector. The
     auxiliary text loss of lesson 05 taught the encoder the difference, and now a shape that turns almost always
     turns the asked way. Rotating clips are a quarter of the training data, so the model has seen plenty. Where
