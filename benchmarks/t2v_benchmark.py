@@ -54,7 +54,8 @@ def generate(pipe, prompts, batch=48, seeds=1, **kw) -> tuple[torch.Tensor, floa
 def scores(videos, prompts, by_motion: bool = False) -> dict:
     s = prompt_adherence(videos, prompts)
     out = {k: round(float(s[k]), 4) for k in ATTRS} | {"clips": len(prompts)}
-    return (out | {"motion_by_prompt": motion_by_prompt(s), "by_rotation": by_rotation(s)}) if by_motion else out
+    return (out | {"motion_by_prompt": motion_by_prompt(s), "by_rotation": by_rotation(s),
+                   "failures": failures_by_kind(s, prompts)}) if by_motion else out
 
 
 def motion_by_prompt(s: dict) -> dict[str, dict]:
@@ -88,17 +89,54 @@ def by_rotation(s: dict) -> dict[str, dict]:
     return {k: {"clips": n, "overall": round(ok / n, 4) if n else None} for k, (n, ok) in split.items()}
 
 
-def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1, sampler: str = "euler") -> dict:
+# The evaluator's consistency problems (the reasons `DetectedObject.reason` joins with "; "), by how each starts.
+CONSISTENCY_KINDS = {"missing in frames": "vanishes in some frames", "its colour changes": "colour changes",
+                     "size changes": "size changes", "shape changes": "shape changes",
+                     "more than one": "splits into blobs"}
+
+
+def failures_by_kind(s: dict, prompts: list[str]) -> dict:
+    """Of the clips that fail, how many show each kind of error (a clip may show several): an object of a
+    prompt colour missing, an object the prompt did not ask for, a wrong shape or motion, or one of the
+    consistency problems: where the missing points are, e.g. binding vs objects that change over the clip.
+    Also each failing clip's prompt and the evaluator's errors (`index` into the clips: seed-major)."""
+    failed, counts = [], {}
+    for clip in s["per_clip"]:
+        if clip["correct"]:
+            continue
+        failed.append({"index": clip["index"], "prompt": prompts[clip["index"]], "errors": clip["errors"]})
+        found = {o.colour: o for o in clip["detected"]}
+        wanted = {colour for _, colour, _ in clip["expected"]}
+        kinds = {"extra object"} if any(o.colour not in wanted for o in clip["detected"]) else set()
+        for shape, colour, motion in clip["expected"]:
+            o = found.get(colour)
+            if o is None:
+                kinds.add("missing object")
+                continue
+            kinds |= {"wrong shape"} if o.shape != shape else set()
+            kinds |= {"wrong motion"} if o.motion != motion else set()
+            for problem in filter(None, o.reason.split("; ")):
+                kinds.add(next((kind for start, kind in CONSISTENCY_KINDS.items() if problem.startswith(start)),
+                               f"inconsistent: {problem}"))
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+    return {"clips_failed": len(failed), "clips_by_kind": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+            "clips": failed}
+
+
+# The adherence rows: eval-set group and caption language.
+ADHERENCE_ROWS = {"seen": ("seen", "en"), "heldout": ("heldout", "en"), "seen_zh": ("seen", "zh"),
+                  "heldout_zh": ("heldout", "zh"), "two_object": ("two_object", "en")}
+
+
+def adherence_table(pipe, quick: bool, steps: int, seeds: int = 1, sampler: str = "euler",
+                    rows: tuple[str, ...] = tuple(ADHERENCE_ROWS)) -> dict:
     evalset = world.load_eval_set(ROOT / "data/eval_set.json")
-    seen = [s for g, s in evalset if g == "seen"]
-    held = [s for g, s in evalset if g == "heldout"]
-    two = [s for g, s in evalset if g == "two_object"]
-    if quick:
-        seen, two = seen[:48], two[:48]
-    rows = {"seen": (seen, "en"), "heldout": (held, "en"), "seen_zh": (seen, "zh"), "heldout_zh": (held, "zh"),
-            "two_object": (two, "en")}
     out = {}
-    for name, (scenes, lang) in rows.items():
+    for name in rows:
+        group, lang = ADHERENCE_ROWS[name]
+        scenes = [s for g, s in evalset if g == group]
+        scenes = scenes[:48] if quick and group != "heldout" else scenes
         prompts = [world.caption(s, lang) for s in scenes]
         videos, secs = generate(pipe, prompts, seeds=seeds, steps=steps, sampler=sampler)
         real = world.render_batch(scenes)
@@ -230,6 +268,8 @@ def main() -> None:
     ap.add_argument("--sweep-steps", default="4,8,16,32,50")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: adherence, sweep, throughput")
+    ap.add_argument("--groups", default=",".join(ADHERENCE_ROWS),
+                    help="adherence: comma list of the rows to measure (e.g. two_object alone, to a file of its own)")
     ap.add_argument("--run-dir", default="runs/t2v/edges")
     ap.add_argument("--train-batch", type=int, default=32,
                     help="batch of the throughput part: the 2-core CPU recipe's (the shipped model's last runs, "
@@ -246,6 +286,9 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None,
                     help="classifier-free guidance scale (default: the checkpoint's recommended one)")
     args = ap.parse_args()
+    groups = tuple(filter(None, args.groups.split(",")))
+    if unknown := [g for g in groups if g not in ADHERENCE_ROWS]:
+        ap.error(f"unknown --groups {', '.join(unknown)}; choose from {', '.join(ADHERENCE_ROWS)}")
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     weak_path = False if args.weak_model == "none" else args.weak_model
@@ -289,7 +332,7 @@ def main() -> None:
     if "adherence" not in skip:
         print(f"adherence at {args.steps} {args.sampler} steps, guidance {pipe.defaults['guidance']}, "
               f"shift {pipe.defaults['shift']}, autoguidance {pipe.defaults['autoguidance']}:", flush=True)
-        result["adherence"] = adherence_table(pipe, args.quick, args.steps, args.seeds, args.sampler)
+        result["adherence"] = adherence_table(pipe, args.quick, args.steps, args.seeds, args.sampler, groups)
         result["adherence_settings"] = {"steps": args.steps, "sampler": args.sampler, "guidance": pipe.defaults["guidance"],
                                         "shift": pipe.defaults["shift"], "autoguidance": pipe.defaults["autoguidance"],
                                         "weak_model_sha256": (pipe.weak_meta or {}).get("sha256") if pipe.defaults["autoguidance"] else None,
@@ -330,6 +373,9 @@ def print_table(r: dict) -> None:
             for key in ("asks_rotation", "no_rotation"):
                 print(f"{key:24s}" + " ".join(f"{split[n][key]['overall'] or 0:10.3f} ({split[n][key]['clips']:3d})"
                                              for n in split))
+        failures = {name: row["model"]["failures"] for name, row in r["adherence"].items() if "failures" in row["model"]}
+        for name, f in failures.items():  # where the missing points are
+            print(f"{name} fails {f['clips_failed']} clips: " + ", ".join(f"{k} {n}" for k, n in f["clips_by_kind"].items()))
     if "steps_vs_quality" in r:
         print(f"\n{'sampler':8s} {'shift':>5s} {'steps':>5s} {'calls':>5s} {'160 prompts':>11s} {'held-out':>9s} {'s/clip':>7s}")
         for row in sorted(r["steps_vs_quality"].values(), key=lambda w: (w["sampler"], w["shift"], w["steps"])):
