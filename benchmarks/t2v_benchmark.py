@@ -11,7 +11,8 @@
    two-object prompts; overall and per attribute,
    next to the probe's ceiling on real rendered clips of the same scenes; per
    motion asked for, the fraction of objects that show it (which motions are missed);
-   and the clips whose prompt asks for a rotation apart from the others.
+   the clips whose prompt asks for a rotation apart from the others; and the failing clips,
+   counted by kind of error (`--groups`: only some rows, e.g. two_object).
 2. Steps vs quality on 160 English prompts (the 48 held-out + 112 seen): Euler and
    Heun at 4, 8, 16, 32, 50 steps, each with uniform steps in t (shift 1) and with
    SD3's time shift 3 (more steps at high noise), with seconds per clip (sampling +
