@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import platform
 import time
@@ -90,39 +91,15 @@ def by_rotation(s: dict) -> dict[str, dict]:
     return {k: {"clips": n, "overall": round(ok / n, 4) if n else None} for k, (n, ok) in split.items()}
 
 
-# The evaluator's consistency problems (the reasons `DetectedObject.reason` joins with "; "), by how each starts.
-CONSISTENCY_KINDS = {"missing in frames": "vanishes in some frames", "its colour changes": "colour changes",
-                     "size changes": "size changes", "shape changes": "shape changes",
-                     "more than one": "splits into blobs"}
-
-
 def failures_by_kind(s: dict, prompts: list[str]) -> dict:
-    """Of the clips that fail, how many show each kind of error (a clip may show several): an object of a
-    prompt colour missing, an object the prompt did not ask for, a wrong shape or motion, or one of the
-    consistency problems: where the missing points are, e.g. binding vs objects that change over the clip.
-    Also each failing clip's prompt and the evaluator's errors (`index` into the clips: seed-major)."""
-    failed, counts = [], {}
-    for clip in s["per_clip"]:
-        if clip["correct"]:
-            continue
-        failed.append({"index": clip["index"], "prompt": prompts[clip["index"]], "errors": clip["errors"]})
-        found = {o.colour: o for o in clip["detected"]}
-        wanted = {colour for _, colour, _ in clip["expected"]}
-        kinds = {"extra object"} if any(o.colour not in wanted for o in clip["detected"]) else set()
-        for shape, colour, motion in clip["expected"]:
-            o = found.get(colour)
-            if o is None:
-                kinds.add("missing object")
-                continue
-            kinds |= {"wrong shape"} if o.shape != shape else set()
-            kinds |= {"wrong motion"} if o.motion != motion else set()
-            for problem in filter(None, o.reason.split("; ")):
-                kinds.add(next((kind for start, kind in CONSISTENCY_KINDS.items() if problem.startswith(start)),
-                               f"inconsistent: {problem}"))
-        for kind in kinds:
-            counts[kind] = counts.get(kind, 0) + 1
-    return {"clips_failed": len(failed), "clips_by_kind": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-            "clips": failed}
+    """Of the clips that fail, how many show each kind of error (the evaluator's per-clip `kinds`; a clip may
+    show several): an object of a prompt colour missing, an object the prompt did not ask for, a wrong shape or
+    motion, or one of the consistency problems: where the missing points are, e.g. binding vs objects that
+    change over the clip. Also each failing clip's prompt and errors (`index` into the clips: seed-major)."""
+    failed = [clip for clip in s["per_clip"] if not clip["correct"]]
+    counts = collections.Counter(kind for clip in failed for kind in clip["kinds"])
+    return {"clips_failed": len(failed), "clips_by_kind": dict(counts.most_common()),
+            "clips": [{"index": c["index"], "prompt": prompts[c["index"]], "errors": c["errors"]} for c in failed]}
 
 
 # The adherence rows: eval-set group and caption language.

@@ -173,6 +173,9 @@ class DetectedObject:
     present: np.ndarray = field(repr=False)  # (t,) bool: the colour is visible in that frame
     areas: np.ndarray = field(repr=False)  # (t,) px^2
     frame_shapes: tuple[str, ...] = field(repr=False, default=())  # best shape of each frame
+    # the kind of each consistency problem in `reason`, for counting: "vanishes in some frames", "size changes",
+    # "shape changes", "splits into blobs", "colour changes"
+    problems: tuple[str, ...] = field(repr=False, default=())
 
     def __str__(self) -> str:
         flag = "consistent" if self.consistent else f"INCONSISTENT: {self.reason}"
@@ -523,7 +526,7 @@ def _object(colour: str, m: dict[str, np.ndarray], frames: int) -> DetectedObjec
     if shape == UNKNOWN and motion != UNKNOWN:  # a blob that is no shape (noise, a smear): its track means nothing
         motion, why = UNKNOWN, f"no recognisable shape (fit {fit:.2f}); its centroid {why}"
 
-    problems = []
+    problems = []  # (kind, readable reason)
     missing = ~present
     first, last = t_idx[0], t_idx[-1]
     if first > 0 and m["touches"][first]:  # comes in through the edge of the canvas: not an appearance
@@ -533,20 +536,20 @@ def _object(colour: str, m: dict[str, np.ndarray], frames: int) -> DetectedObjec
         missing[last + 1 :] = False
         why += f"; leaves the view after frame {last}"
     if missing.any():
-        problems.append(f"missing in frames {_frames_text(np.flatnonzero(missing))}")
+        problems.append(("vanishes in some frames", f"missing in frames {_frames_text(np.flatnonzero(missing))}"))
     areas = np.sort(m["area"][usable])
     trim = 1 if len(areas) >= 6 else 0  # one outlier frame each way is measurement noise, not a resize
     small, large = areas[trim], areas[len(areas) - 1 - trim]
     if small * MAX_AREA_RATIO < large:
-        problems.append(f"size changes (area {small:.0f}..{large:.0f} px^2)")
+        problems.append(("size changes", f"size changes (area {small:.0f}..{large:.0f} px^2)"))
     agreement = counts[s_idx] / max(counts.sum(), 1)
     if agreement < MIN_SHAPE_AGREEMENT:
         mix = ", ".join(f"{world.SHAPES[i]} in {c}" for i, c in enumerate(counts) if c)
-        problems.append(f"shape changes ({mix} frames)")
+        problems.append(("shape changes", f"shape changes ({mix} frames)"))
     stray = m["stray"]
     split = present & (stray >= MIN_STRAY_PIXELS) & (stray > MAX_STRAY_FRACTION * m["total"])
     if split.sum() > max(1, 0.25 * present.sum()):
-        problems.append(f"more than one {colour} blob in frames {_frames_text(np.flatnonzero(split))}")
+        problems.append(("splits into blobs", f"more than one {colour} blob in frames {_frames_text(np.flatnonzero(split))}"))
 
     track = np.full((frames, 3), np.nan)
     track[present, 0], track[present, 1] = m["x"][present], m["y"][present]
@@ -557,7 +560,7 @@ def _object(colour: str, m: dict[str, np.ndarray], frames: int) -> DetectedObjec
         shape=shape,
         motion=motion,
         consistent=not problems,
-        reason="; ".join(problems),
+        reason="; ".join(text for _, text in problems),
         area=area,
         size=float(size_from_area(shape, area)) if shape in world.SHAPES else math.nan,
         fit=fit,
@@ -568,6 +571,7 @@ def _object(colour: str, m: dict[str, np.ndarray], frames: int) -> DetectedObjec
         present=present,
         areas=np.where(present, m["area"], np.nan),
         frame_shapes=frame_shapes,
+        problems=tuple(kind for kind, _ in problems),
     )
 
 
@@ -582,6 +586,7 @@ def _colour_changes(objects: list[DetectedObject]) -> None:
             gone = ~a.present
             if (b.present & gone).sum() >= 0.5 * gone.sum() and (b.present & a.present).sum() <= 0.5 * a.present.sum():
                 a.reason += f"; its colour changes to {b.colour} there"
+                a.problems += ("colour changes",)
                 break
 
 
@@ -712,7 +717,9 @@ def prompt_adherence(videos, prompts, detections: list[list[DetectedObject]] | N
 
     Returns {"overall", "colour", "shape", "motion", "consistency", "clips",
     "objects", "per_clip"}; per_clip[i] = {"index", "correct", "expected",
-    "detected", "errors"} (readable error strings), for a failure gallery.
+    "detected", "errors", "kinds"}: readable error strings, for a failure gallery, and the
+    set of their kinds, for counting ("extra object", "missing object", "wrong shape",
+    "wrong motion", and the objects' consistency problems, DetectedObject.problems).
     """
     prompts = list(prompts) if not isinstance(prompts, (str, world.SceneSpec)) else [prompts]
     wanted_objects = [_prompt_objects(p) for p in prompts]  # bad prompts fail before any video is read
@@ -727,11 +734,13 @@ def prompt_adherence(videos, prompts, detections: list[list[DetectedObject]] | N
         wanted = {c for _, c, _ in expected}
         extra = [o for o in found if o.colour not in wanted]
         errors = [f"extra {o.colour} {o.shape} ({o.motion})" for o in extra]
+        kinds = {"extra object"} if extra else set()
         for shape, colour, motion in expected:
             n_objects += 1
             o = by_colour.get(colour)
             if o is None:
                 errors.append(f"no {colour} object (wanted a {colour} {shape} that {motion})")
+                kinds.add("missing object")
                 continue
             hits["colour"] += not extra
             hits["shape"] += o.shape == shape
@@ -739,13 +748,17 @@ def prompt_adherence(videos, prompts, detections: list[list[DetectedObject]] | N
             hits["consistency"] += o.consistent
             if o.shape != shape:
                 errors.append(f"{colour}: shape {o.shape}, wanted {shape}")
+                kinds.add("wrong shape")
             if o.motion != motion:
                 errors.append(f"{colour} {o.shape}: motion {o.motion} ({o.motion_reason}), wanted {motion}")
+                kinds.add("wrong motion")
             if not o.consistent:
                 errors.append(f"{colour} {o.shape}: inconsistent ({o.reason})")
+                kinds.update(o.problems)
         correct = not errors
         n_correct += correct
-        per_clip.append({"index": index, "correct": correct, "expected": expected, "detected": found, "errors": errors})
+        per_clip.append({"index": index, "correct": correct, "expected": expected, "detected": found, "errors": errors,
+                         "kinds": kinds})
     n_clips = len(prompts)
     scores = {a: hits[a] / max(n_objects, 1) for a in ATTRIBUTES}
     overall = n_correct / max(n_clips, 1)

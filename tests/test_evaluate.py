@@ -163,7 +163,7 @@ def spliced(first: ObjectSpec, second: ObjectSpec, at: int = 9) -> torch.Tensor:
 def test_clean_objects_are_consistent():
     for spec in (STILL, MOVING):
         obj = only(render(SceneSpec((spec,))))
-        assert obj.consistent and obj.reason == ""
+        assert obj.consistent and obj.reason == "" and obj.problems == ()
         assert obj.present.all() and obj.frame_shapes == (spec.shape,) * 17
 
 
@@ -172,6 +172,7 @@ def test_vanishing_for_some_frames_is_inconsistent():
     clip[6:10] = 0
     obj = only(clip)
     assert not obj.consistent and "missing in frames 6, 7, 8, 9" in obj.reason
+    assert obj.problems == ("vanishes in some frames",)
     assert obj.attributes == ("square", "blue", "moves right")  # still read from the other frames
 
 
@@ -188,15 +189,17 @@ def test_colour_change_is_inconsistent_and_fails_the_prompt():
     assert [o.colour for o in objects] == ["blue", "yellow"]
     assert not any(o.consistent for o in objects)
     assert "colour changes to yellow" in objects[0].reason
+    assert objects[0].problems == ("vanishes in some frames", "colour changes")
     result = prompt_adherence(clip, [[("square", "blue", "moves right")]])
     assert result["overall"] == 0.0 and result["colour"] == 0.0 and result["consistency"] == 0.0
     assert any("extra yellow" in e for e in result["per_clip"][0]["errors"])
+    assert {"extra object", "vanishes in some frames", "colour changes"} <= result["per_clip"][0]["kinds"]
 
 
 @pytest.mark.parametrize("sizes", [(3.0, 5.0), (5.0, 3.8)])
 def test_size_change_is_inconsistent(sizes):
     obj = only(spliced(replace(MOVING, size=sizes[0]), replace(MOVING, size=sizes[1])))
-    assert not obj.consistent and "size changes" in obj.reason
+    assert not obj.consistent and "size changes" in obj.reason and "size changes" in obj.problems
 
 
 @pytest.mark.parametrize("shapes", [("circle", "square"), ("triangle", "circle"), ("square", "triangle")])
@@ -204,14 +207,14 @@ def test_shape_change_is_inconsistent(shapes):
     first = replace(STILL, shape=shapes[0], angle=world.CANONICAL_ANGLE[shapes[0]])
     second = replace(STILL, shape=shapes[1], angle=world.CANONICAL_ANGLE[shapes[1]])
     obj = only(spliced(first, second, at=8))
-    assert not obj.consistent and "shape changes" in obj.reason
+    assert not obj.consistent and "shape changes" in obj.reason and "shape changes" in obj.problems
 
 
 def test_two_blobs_of_one_colour_are_inconsistent():
     other = replace(STILL, x=24, y=22)
     clip = (render(SceneSpec((STILL,))) + render(SceneSpec((other,)))).clamp(0, 1)
     obj = only(clip)
-    assert not obj.consistent and "more than one red blob" in obj.reason
+    assert not obj.consistent and "more than one red blob" in obj.reason and obj.problems == ("splits into blobs",)
 
 
 # ---------------------------------------------------------------- garbage in, no crash, no credit
@@ -294,6 +297,8 @@ def test_per_attribute_scores_name_the_wrong_attribute():
     assert len(clips[1]["errors"]) == 1 and "wanted moves left" in clips[1]["errors"][0]
     assert clips[2]["errors"] == ["extra red circle (stays still)"]
     assert any("no green object" in e for e in clips[3]["errors"])
+    assert [c["kinds"] for c in clips] == [{"wrong shape"}, {"wrong motion"}, {"extra object"},
+                                           {"missing object", "extra object"}]
     # 7 prompt objects: shape wrong once, motion once; colour fails for the extra/missing clips (3 objects)
     assert result["objects"] == 7
     assert result["shape"] == pytest.approx(5 / 7) and result["motion"] == pytest.approx(5 / 7)

@@ -506,28 +506,13 @@ cells = [
         print(f"{attr:7s} most common misreads: " + ("; ".join(f"{a} -> {r} ({n}x)" for n, a, r in top) or "none"))
     """),
     md("""
-    And across all groups, which kinds of error `prompt_adherence` lists for the missed clips (a clip can have
-    several): a missing or extra object, a wrong shape or motion, or an inconsistency, split by its reason.
+    And across all groups, how many missed clips show each kind of error (`prompt_adherence` tags every clip with
+    the set of its kinds, `per_clip[i]["kinds"]`; a clip can show several): a missing or extra object, a wrong
+    shape or motion, or one of the consistency problems (an object that vanishes for some frames, changes size,
+    shape or colour, or splits into blobs).
     """),
     code("""
-    def error_kind(e):
-        if e.startswith("no "):
-            return "object missing"
-        if e.startswith("extra "):
-            return "extra object"
-        if ": shape " in e:
-            return "wrong shape"
-        if ": motion " in e:
-            return "wrong motion"
-        reason = e.split("inconsistent (", 1)[-1]
-        for key, kind in (("missing in frames", "vanishes"), ("size changes", "size changes"),
-                          ("shape changes", "shape changes"), ("blob", "splits")):
-            if key in reason:
-                return f"inconsistent: {kind}"
-        return "inconsistent: other"
-
-
-    kinds = {name: collections.Counter(error_kind(e) for c in scores[name]["per_clip"] for e in c["errors"])
+    kinds = {name: collections.Counter(kind for c in scores[name]["per_clip"] for kind in c["kinds"])
              for name in scores}
     all_kinds = sorted(set().union(*kinds.values()))
     print(f"{'':26s}" + "".join(f"{name:>15s}" for name in scores))
