@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
                          read_meta, same_latents, save_tensors, save_training_state, write_meta)
-from .device import as_device, autocast_context, device_name
+from .device import as_device, autocast_context, bf16_supported, device_name
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
@@ -470,6 +470,7 @@ def init_from_t2v(model: DiT, path) -> dict:
     return {"path": str(path), "sha256": meta["sha256"], "steps_trained": meta.get("steps_trained", meta.get("step")),
             "train_seconds": meta.get("train_seconds"), "train_config": meta.get("train_config"),
             "trained_on": meta.get("trained_on", "cpu"),  # records older than the field all ran on the CPU
+            "bf16_autocast": meta.get("bf16_autocast"),  # None: a record older than the field (its --bf16 was a request)
             "init_from": meta.get("init_from")}  # its recipe and its own base: the whole chain rebuilds from one sidecar
 
 
@@ -567,7 +568,9 @@ def train_t2v(
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
-    where = {"trained_on": device_name(device)}  # e.g. "cpu", "cuda (NVIDIA H200)": in every state and export
+    # where it ran (e.g. "cpu", "cuda (NVIDIA H200)") and whether bf16 autocast really ran there: `--bf16` asks for it,
+    # but it is a no-op on a CPU without native bf16 (AVX2 only), and a run's speed and numbers depend on which
+    where = {"trained_on": device_name(device), "bf16_autocast": bool(cfg.bf16 and bf16_supported(device))}
 
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)
@@ -673,7 +676,7 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     ema = build_dit(cfg.preset, channels)
     ema.load_state_dict(ema_tensors, strict=True)
     latent_shape = meta["latent_shape"]
-    base_info = {k: meta[k] for k in ("init_from", "trained_on") if k in meta}
+    base_info = {k: meta[k] for k in ("init_from", "trained_on", "bf16_autocast") if k in meta}
     return export_t2v(ema, path, cfg, latent_shape, dtype=dtype, sampling=sampling, steps_trained=meta["step"],
                       train_seconds=round(meta["elapsed"], 1), **base_info)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from minivid.checkpoint import CheckpointError, checkpoint_paths, read_meta
-from minivid.device import default_device, device_name
+from minivid.device import bf16_supported, default_device, device_name
 from minivid.text import TOKEN_IDS, encode_batch, split_words
 from minivid.latents import LatentCache
 from minivid.text_aux import NAMES_NOTHING, caption_labels, caption_token_labels, pair_class, text_aux_loss
@@ -245,6 +245,7 @@ def test_cli_trains_exports_and_the_export_loads(tmp_path, capsys):
     a, b = load_tensors(export)[0], load_tensors(tmp_path / "again")[0]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert meta["trained_on"] == read_meta(tmp_path / "again")["trained_on"] == device_name(default_device())
+    assert meta["bf16_autocast"] is False and read_meta(tmp_path / "again")["bf16_autocast"] is False  # not asked for
     from minivid.pipeline import TextToVideo
     video = TextToVideo.from_pretrained(export)("a red circle moves left", steps=1)
     assert video.shape == (1, 17, 3, 32, 32)
@@ -260,13 +261,15 @@ def test_init_from_continues_a_shipped_checkpoint_and_keeps_its_story(tmp_path):
     assert all(torch.equal(v, base[k]) for k, v in model.state_dict().items())  # starts exactly at the file
     assert story["sha256"] == base_meta["sha256"] and story["steps_trained"] == 6
 
-    cfg = tiny_config(init_from=str(tmp_path / "base"), seed=1, lr=1e-4)
+    cfg = tiny_config(init_from=str(tmp_path / "base"), seed=1, lr=1e-4, bf16=True)
     train_t2v(cfg, tmp_path / "more", cache=cache, progress=False, stop_at=3, snapshots=False)
     (tmp_path / "base.safetensors").unlink()  # a resumed continuation needs only its own state
     train_t2v(cfg, tmp_path / "more", cache=cache, progress=False, resume=True, snapshots=False,
               export=tmp_path / "cont")
     meta = read_meta(tmp_path / "cont", kind="t2v")
     assert meta["init_from"]["sha256"] == base_meta["sha256"] and meta["steps_trained"] == 6
+    # --bf16 asked for; whether autocast ran is the device's answer (False on a CPU with AVX2 only), kept per run
+    assert meta["bf16_autocast"] is bf16_supported(default_device()) and meta["init_from"]["bf16_autocast"] is False
     steps, seconds = training_story(meta)  # this run's steps and seconds plus its base's
     assert steps == 12 and seconds == pytest.approx(meta["train_seconds"] + base_meta["train_seconds"])
     here = device_name(default_device())  # both ran here; minutes are also kept apart per device
