@@ -81,6 +81,12 @@ def device_name(device: str | torch.device) -> str:
     return device.type
 
 
+def uses_bf16_autocast(device: str | torch.device, enabled: bool = True) -> bool:
+    """Whether `autocast_context(device, enabled)` really runs bf16 (asked for and native there): what a
+    training run records, since asking for it on a CPU without native bf16 changes nothing."""
+    return bool(enabled) and bf16_supported(device)
+
+
 def autocast_context(device: str | torch.device, enabled: bool = True):
     """bf16 autocast on `device` where it is native, otherwise a do-nothing context.
 
@@ -90,6 +96,6 @@ def autocast_context(device: str | torch.device, enabled: bool = True):
             loss = model(x).square().mean()
     """
     device = torch.device(device)
-    if enabled and bf16_supported(device):
+    if uses_bf16_autocast(device, enabled):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
                          read_meta, same_latents, save_tensors, save_training_state, write_meta)
-from .device import as_device, autocast_context, bf16_supported, device_name
+from .device import as_device, autocast_context, device_name, uses_bf16_autocast
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
@@ -570,7 +570,7 @@ def train_t2v(
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
     # where it ran (e.g. "cpu", "cuda (NVIDIA H200)") and whether bf16 autocast really ran there: `--bf16` asks for it,
     # but it is a no-op on a CPU without native bf16 (AVX2 only), and a run's speed and numbers depend on which
-    where = {"trained_on": device_name(device), "bf16_autocast": bool(cfg.bf16 and bf16_supported(device))}
+    where = {"trained_on": device_name(device), "bf16_autocast": uses_bf16_autocast(device, cfg.bf16)}
 
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from minivid.checkpoint import CheckpointError, checkpoint_paths
-from minivid.device import autocast_context, default_device
+from minivid.device import autocast_context, bf16_supported, default_device, uses_bf16_autocast
 from minivid.vae import VAE_PRESETS, VAEConfig, VideoVAE, count_parameters, psnr
 from minivid.world import ShapesWorld
 
@@ -203,4 +203,7 @@ def test_device_helpers():
     with autocast_context("cpu", enabled=False):
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
     with autocast_context("cpu"):  # bf16 where native, otherwise a no-op: runs either way
-        torch.ones(2, 2).matmul(torch.ones(2, 2))
+        product = torch.ones(2, 2).matmul(torch.ones(2, 2))
+    # what a run records as bf16_autocast is what the context did: bf16 matmuls exactly where native
+    assert uses_bf16_autocast("cpu") is bf16_supported("cpu") and uses_bf16_autocast("cpu", False) is False
+    assert (product.dtype == torch.bfloat16) is uses_bf16_autocast("cpu")
