@@ -56,6 +56,14 @@ from .text_aux import (PAIRS, TEXT_AUX_SOURCES, caption_labels, caption_token_la
 from .vae import VAE_PRESETS, VideoVAE, psnr
 from .world import ROTATIONS, ShapesWorld
 
+
+def where_trained(device: str | torch.device, bf16: bool) -> dict:
+    """What both trainers record beside their numbers: where the run computed (e.g. "cpu", "cuda (NVIDIA H200)")
+    and whether bf16 autocast really ran there. `--bf16` only asks for it: it is a no-op on a CPU without native
+    bf16 (AVX2 only), and a run's speed and numbers depend on which."""
+    return {"trained_on": device_name(device), "bf16_autocast": uses_bf16_autocast(device, bf16)}
+
+
 # ----------------------------------------------------------------------------
 # Stage 1: the video VAE
 
@@ -255,7 +263,8 @@ def train_vae(
         scale_clips = clip_batch(ShapesWorld(cfg.scale_clips, "train", VAL_SEED + 1), 0, cfg.scale_clips)
         model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
     train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
-                  "val_psnr_history": history, "config": asdict(cfg)}
+                  "val_psnr_history": history, "config": asdict(cfg),
+                  **where_trained(device, cfg.bf16)}  # the shipped VAE predates these (bf16 was native: data/vae/README)
     if base_meta is not None:  # a fine-tune: keep the story of the weights it started from (sha256 and training)
         train_info["init_from"] = {"path": cfg.init_from, "sha256": base_meta["sha256"],
                                    "train": base_meta.get("train", {})}
@@ -568,9 +577,7 @@ def train_t2v(
     optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     start, elapsed, history = 0, 0.0, []
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
-    # where it ran (e.g. "cpu", "cuda (NVIDIA H200)") and whether bf16 autocast really ran there: `--bf16` asks for it,
-    # but it is a no-op on a CPU without native bf16 (AVX2 only), and a run's speed and numbers depend on which
-    where = {"trained_on": device_name(device), "bf16_autocast": uses_bf16_autocast(device, cfg.bf16)}
+    where = where_trained(device, cfg.bf16)
 
     if state is not None:
         meta = load_training_state(state, both, optimizer, None)

@@ -106,7 +106,8 @@ def test_cli_trains_and_exports(tmp_path, capsys):
           "--no-bf16", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "ship" / "tiny"), "--device", "cpu"])
     meta = json.loads((tmp_path / "ship" / "tiny.json").read_text())
     assert meta["kind"] == "vae" and meta["train"]["steps"] == 2 and meta["scaling_factor"] > 0
-    assert meta["train"]["config"]["bf16"] is False
+    assert meta["train"]["config"]["bf16"] is False and meta["train"]["bf16_autocast"] is False  # not asked for
+    assert meta["train"]["trained_on"] == "cpu"
     VideoVAE.from_pretrained(tmp_path / "ship" / "tiny")
     main(["cache-latents", "--vae", str(tmp_path / "ship" / "tiny"), "--n", "3", "--out", str(tmp_path / "lat"),
           "--device", "cpu"])
