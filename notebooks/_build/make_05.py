@@ -307,7 +307,7 @@ cells = [
     lesson 08's autoguidance, and the pipeline has loaded it as `pipe.weak`), and the shipped model itself.
     """),
     code("""
-    first_run = pipe.weak  # the first of the shipped model's twelve training runs, without any auxiliary loss
+    first_run = pipe.weak  # the first of the shipped model's thirteen training runs, without any auxiliary loss
     MOTION_PAIRS = [("moves left", "moves right"), ("moves up", "moves down"), ("bounces", "stays still"),
                     ("rotates clockwise", "stays still"), ("rotates clockwise", "rotates counterclockwise")]
     for name, e in (("first run", first_run.text_encoder), ("shipped", enc)):
