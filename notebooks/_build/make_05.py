@@ -307,7 +307,7 @@ cells = [
     lesson 08's autoguidance, and the pipeline has loaded it as `pipe.weak`), and the shipped model itself.
     """),
     code("""
-    first_run = pipe.weak  # the first of the shipped model's thirteen training runs, without any auxiliary loss
+    first_run = pipe.weak  # the first of the shipped model's fourteen training runs, without any auxiliary loss
     MOTION_PAIRS = [("moves left", "moves right"), ("moves up", "moves down"), ("bounces", "stays still"),
                     ("rotates clockwise", "stays still"), ("rotates clockwise", "rotates counterclockwise")]
     for name, e in (("first run", first_run.text_encoder), ("shipped", enc)):
@@ -328,7 +328,7 @@ cells = [
     direction (lesson 09), so the direction never paid. Every model trained in this project without help showed
     the same (`data/t2v/README.md`, "Where rotation is lost"), and it is why such a model draws an asked
     counterclockwise turn clockwise as often as not, or not at all. The shipped model's encoder keeps the two
-    apart about as far as any other pair: its last four training runs had the help built next.
+    apart about as far as any other pair: its training runs from the sixth on had the help built next.
 
     If the denoising loss does not ask for the distinction, another loss can. Give the encoder a second, small job:
     a linear head on the pooled vector must name each object's (colour, motion) pair, one yes/no per pair (64 of
@@ -420,7 +420,7 @@ cells = [
     did (123 of 208 rotating clips the asked way, 2 the other) with the best single-object scores of those first
     runs (75.7% seen vs 70.1% without a loss); trained on, two-object prompts reached 18-22% against 14% for the
     register and 31% without any loss (`data/t2v/README.md`, "Every word names its own object"). This is the loss
-    the shipped model's last four runs were trained with, continuing a model that had already learnt to bind two
+    the shipped model's runs from the sixth on were trained with, continuing a model that had already learnt to bind two
     objects. After the two on a GPU with batch 512 (three seeds, guidance 4), seen prompts that ask a rotation
     passed in 47% of clips instead of 13%, held-out prompts in 85% instead of 77%, for 4 points fewer on
     two-object prompts (48 vs 52%); the eighth and ninth, on the CPU with batch 64, longer and with their learning

@@ -530,7 +530,7 @@ cells = [
     ## 6 · How the shipped model was made
 
     The shipped checkpoint `data/t2v/shapes` is the EMA of the recipe above with the `"shapes-edges"` preset, in
-    thirteen runs. Three ran on one thread of the 2-core CPU: the defaults of `T2VTrainConfig` from scratch, then a run
+    fourteen runs. Three ran on one thread of the 2-core CPU: the defaults of `T2VTrainConfig` from scratch, then a run
     that starts from those weights (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and
     trains at high noise more often, then one more like it. The next four ran on a borrowed GPU (an H200, minutes
     each): the same continuation with 16 times the batch (512 clips), a four times larger latent cache (120,000
@@ -539,13 +539,13 @@ cells = [
     schedules (`--stop-at`) when the GPU's time was up. The eighth went back to the CPU, both cores: the seventh's
     recipe at batch 64 with `torch.compile`, 13,000 steps in 74 minutes (two DDP ranks), and the ninth did the same
     again on fresh clips (72 minutes). The tenth and eleventh ran the same command on a slower CPU without bf16
-    instructions, 4,500 and 8,000 steps on one more fresh cache (63 and 113 minutes), and the twelfth and thirteenth
-    7,500 steps each on two more (100 and 103 minutes). Its sidecar records each run's training
+    instructions, 4,500 and 8,000 steps on one more fresh cache (63 and 113 minutes), and the twelfth to fourteenth
+    7,500 steps each on three more (100, 103 and 105 minutes). Its sidecar records each run's training
     configuration, steps and wall-clock (`train.training_chain` lists them, oldest first). Set `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a
     progress bar (training states in `runs/t2v/lesson07` at the repository root, resumable: run the cell again
     after an interruption; latent caches go to `runs/latents` and are reused). On a GPU (*Runtime → Change runtime
     type* on Colab) that is a few hours, mostly the three small-batch runs; on one CPU thread the three CPU runs
-    alone take about four and a half hours, the four big-batch runs about a day and the last six about nine hours together. The lesson then uses your
+    alone take about four and a half hours, the four big-batch runs about a day and the last seven about ten and a half hours together. The lesson then uses your
     model instead of the shipped one. Each run exports to `runs/t2v/lesson07/run<i>/shapes`, never over the
     shipped file.
     """),

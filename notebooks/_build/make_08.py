@@ -797,12 +797,12 @@ cells = [
                       f"{row['not_rotating']['overall']:9.1%} {row['two_object']['overall']:12.1%}")
     """),
     md("""
-    Measured there, on the model shipped before its last four training runs, autoguidance binds two objects better
+    Measured there, on the five-run model (shipped before the runs with lesson 05's tokens loss), autoguidance binds two objects better
     (the right colour on the right shape, kept over the clip) and leaves single objects about as they were, rotations
     included (within the noise of 208 clips): a weaker model that blends turns does not show the stronger one which
     pose to commit to.
 
-    On the seven-run model (the one before the last two runs) it paid everywhere. `benchmarks/t2v_guidance.py`
+    On the seven-run model it paid everywhere. `benchmarks/t2v_guidance.py`
     samples the 160 single-object prompts of the steps sweep and the 128 two-object ones at every guidance scale ×
     autoguidance weight, with seeds 1 and 2
     (not the seed 0 the README quotes, so that the choice is not fitted to the clips it is judged on):

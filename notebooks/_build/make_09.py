@@ -524,7 +524,7 @@ cells = [
 
     Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows where our model still
     slips: asked to rotate, the probe sometimes reads "still" (or a spin too slow to count), while every other
-    motion is right. Until its last four training runs it dropped most rotations, and turned
+    motion is right. Until its sixth training run it dropped most rotations, and turned
     either way when it did turn: its text encoder gave "clockwise" and "counterclockwise" the same vector. The
     auxiliary text loss of lesson 05 taught the encoder the difference, and now a shape that turns almost always
     turns the asked way. Rotating clips are a quarter of the training data, so the model has seen plenty. Where
@@ -599,7 +599,7 @@ cells = [
     right from every noise level. So the gap is not in the VAE (whose reconstructions the probe reads correctly): it
     is the model's behaviour at high noise, the part of sampling that decides a random pose.
 
-    Before its last four training runs the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
+    Before its sixth training run the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
     and it turned the asked way in only a quarter of those clips (`data/t2v/README.md`, "Where rotation is lost").
     Training on rotating clips three times as often did not change that, nor did 16 times larger batches on a
     GPU. What did was on the text side: a text encoder taught to name each object's motion (the auxiliary loss of
