@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 from . import sampling
 from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta, same_latents
 from .device import as_device
-from .diffusion import add_noise, make_alphas_cumprod
+from .diffusion import add_noise, make_alphas_cumprod, mixed_noise
 from .dit import DiT, DiTConfig
 from .text import encode_batch, parse_prompt
 from .vae import VideoVAE
@@ -70,10 +70,14 @@ def resolve_path(path, near=None) -> Path:
     return path
 
 
-def noise_for(index: int, seed: int, shape, device) -> torch.Tensor:
-    """The starting noise of prompt `index`: its own CPU generator seeded by (seed, index), so it never depends on the batch."""
+def noise_for(index: int, seed: int, shape, device, correlation: float = 0.0) -> torch.Tensor:
+    """The starting noise `c t h w` of prompt `index`: its own CPU generator seeded by (seed, index), so it never
+    depends on the batch. `correlation`: the frames' correlation the model was trained with (`mixed_noise`)."""
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(index))
-    return torch.randn(tuple(shape), generator=g).to(device)
+    eps = torch.randn(tuple(shape), generator=g)
+    if correlation:  # c 1 h w, drawn after eps: the same seed's i.i.d. part stays the same
+        eps = mixed_noise(eps, torch.randn((shape[0], 1, *shape[2:]), generator=g), correlation)
+    return eps.to(device)
 
 
 class TextToVideo:
@@ -87,6 +91,7 @@ class TextToVideo:
         self.weak_meta = weak_meta if weak is not None else None  # its sidecar
         self.parameterisation = meta.get("parameterisation", "flow")
         self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
+        self.noise_correlation = float(meta.get("noise_correlation", 0.0))  # of the noise it was trained from
         self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, "autoguidance": 0.0,
                          **meta.get("sampling", {})}
         if weak is None:
@@ -129,6 +134,10 @@ class TextToVideo:
                                       "(another VAE); autoguidance needs both on the same")
             if weak_meta.get("parameterisation", "flow") != meta.get("parameterisation", "flow"):
                 raise CheckpointError(f"the weaker model {weak_file} predicts another quantity than {path}")
+            if weak_meta.get("noise_correlation", 0.0) != meta.get("noise_correlation", 0.0):
+                raise CheckpointError(f"the weaker model {weak_file} was trained from other noise than {path} "
+                                      f"(frame correlation {weak_meta.get('noise_correlation', 0.0)} vs "
+                                      f"{meta.get('noise_correlation', 0.0)}); autoguidance needs the same")
         return cls(dit, vae, meta, device, weak=weak, weak_meta=weak_meta)
 
     @staticmethod
@@ -145,6 +154,9 @@ class TextToVideo:
             raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
         if parameterisation not in ("flow", "eps"):
             raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
+        rho = meta.get("noise_correlation", 0.0)
+        if not isinstance(rho, (int, float)) or not 0 <= rho < 1:
+            raise CheckpointError(f"{path}: noise_correlation must be a number in [0, 1), got {rho!r}")
         dit = DiT(config)
         load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
         return dit, meta
@@ -217,7 +229,7 @@ class TextToVideo:
             x0, t_start = self._init_latents(init_video, strength, b)
             shape = tuple(x0.shape[1:])
 
-        x = torch.stack([noise_for(i, seed, shape, device) for i in range(b)])
+        x = torch.stack([noise_for(i, seed, shape, device, self.noise_correlation) for i in range(b)])
         if x0 is not None:  # SDEdit (Meng et al. 2022): noise the clip to t_start along the training path
             x = add_noise(x0, x, torch.full((b,), t_start, device=device))
         ids, mask = (t.to(device) for t in encode_batch(prompts))

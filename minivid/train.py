@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
                          read_meta, same_latents, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name, uses_bf16_autocast
-from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
+from .diffusion import flow_matching_loss, logit_normal_timesteps, mixed_noise, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
@@ -349,6 +349,10 @@ class T2VTrainConfig:
     # Measured (data/t2v/README.md): the five-run model + 6,000 CPU steps with the four direction words and the
     # tokens loss: seen 85.2% (its twin without either 83.2), rotations shown 50 / 23% (42 / 12), two-object 48.4%
     # (52.3): not shipped
+    noise_correlation: float = 0.0  # > 0: every frame's noise shares this fraction of its variance with the clip's
+    # other frames (`diffusion.mixed_noise`, PYoCo's mixed noise): frames start alike, so an object's shape and size
+    # need not be agreed across frames from independent noise. Recorded in the checkpoint; the pipeline samples from
+    # the same noise. 0 = i.i.d. noise, as every shipped run
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -431,10 +435,15 @@ def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, wei
     b = cfg.batch_size
     index = (torch.randint(0, num_clips, (b,), generator=g) if weights is None
              else torch.multinomial(weights, b, replacement=True, generator=g))
-    return {"index": index,
-            "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
-            "eps": torch.randn((b, *latent_shape), generator=g),
-            "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
+    batch = {"index": index,
+             "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
+             "eps": torch.randn((b, *latent_shape), generator=g),
+             "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
+    if cfg.noise_correlation:  # drawn last, so the batch's clips, times and dropped captions stay those of i.i.d. noise
+        z, _, h, w = latent_shape
+        shared = torch.randn((b, z, 1, h, w), generator=g)
+        batch["eps"] = mixed_noise(batch["eps"], shared, cfg.noise_correlation)
+    return batch
 
 
 def dist_info() -> tuple[int, int]:
@@ -465,6 +474,7 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
     return save_tensors(path, tensors, kind="t2v", config=dataclasses.asdict(ema.config),
                         vae={"path": str(cfg.vae), "sha256": vae_sha256(cfg.vae)}, parameterisation="flow",
                         latent_shape=list(latent_shape), sampling={**T2V_DEFAULT_SAMPLING, **(sampling or {})},
+                        noise_correlation=cfg.noise_correlation,
                         train_config=asdict(cfg), **extra)
 
 
@@ -536,6 +546,8 @@ def train_t2v(
         raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
     if cfg.text_aux_from not in TEXT_AUX_SOURCES:
         raise ValueError(f"text_aux_from must be one of {TEXT_AUX_SOURCES}, got {cfg.text_aux_from!r}")
+    if not 0.0 <= cfg.noise_correlation < 1.0:
+        raise ValueError(f"noise_correlation must be in [0, 1), got {cfg.noise_correlation}")
     train_rows = text_train_rows(cfg.text_train_words)  # checked before any data is read
     if train_rows is not None and cfg.weight_decay:
         raise ValueError("text_train_words needs weight_decay 0: decay would move the frozen embedding rows too")
@@ -698,6 +710,9 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
     _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
     if not same_latents(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
+    if weak_meta.get("noise_correlation", 0.0) != meta.get("noise_correlation", 0.0):
+        raise ValueError(f"{weak_path} was trained from other noise than {path} (frame correlation); autoguidance "
+                         "needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
     chosen = {k: float(v) for k, v in (("autoguidance", autoguidance), ("guidance", guidance)) if v is not None}
     if chosen:

@@ -102,6 +102,17 @@ def test_batches_are_a_pure_function_of_seed_and_step():
     assert torch.equal(shifted["eps"], a["eps"]) and (shifted["t"] > a["t"]).all()  # same draws, times moved to noise
 
 
+def test_noise_correlation_keeps_the_batch_and_correlates_the_frames():
+    plain = step_batch(tiny_config(caption_dropout=0.5, batch_size=64), 7, 1000, LATENT)
+    mixed = step_batch(tiny_config(caption_dropout=0.5, batch_size=64, noise_correlation=0.5), 7, 1000, LATENT)
+    assert all(torch.equal(plain[k], mixed[k]) for k in ("index", "t", "drop"))  # the shared frame is drawn last
+    def frame_corr(eps):  # correlation of latent frames 0 and 3 over every other element
+        return torch.corrcoef(eps[:, :, [0, 3]].transpose(0, 2).reshape(2, -1))[0, 1].item()
+    assert abs(frame_corr(plain["eps"])) < 0.05 and abs(frame_corr(mixed["eps"]) - 0.5) < 0.05  # 4,096 pairs each
+    with pytest.raises(ValueError, match="noise_correlation"):
+        train_t2v(tiny_config(noise_correlation=1.0), "unused", cache=tiny_cache(), progress=False)
+
+
 def test_rotation_weight_draws_rotating_clips_that_much_more_often():
     captions = ["a red square rotates clockwise", "一个蓝色的三角形逆时针旋转", "a red circle moves left",
                 "a green circle bounces and a blue square rotates counterclockwise", "白色的正方形靜止不動"]
