@@ -352,7 +352,9 @@ class T2VTrainConfig:
     noise_correlation: float = 0.0  # > 0: every frame's noise shares this fraction of its variance with the clip's
     # other frames (`diffusion.mixed_noise`, PYoCo's mixed noise): frames start alike, so an object's shape and size
     # need not be agreed across frames from independent noise. Recorded in the checkpoint; the pipeline samples from
-    # the same noise. 0 = i.i.d. noise, as every shipped run
+    # the same noise. 0 = i.i.d. noise, as every shipped run. Measured from scratch (data/t2v/README.md, "Frames
+    # started from correlated noise"): 0.5 scored 73.5% of 480 single-object clips at 7,500 steps against 80.6%
+    # with i.i.d. noise, consistency no better and motion worse
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
