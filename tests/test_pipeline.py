@@ -134,6 +134,8 @@ def test_a_model_trained_from_correlated_noise_is_sampled_from_it(tiny, pipe, tm
     assert not torch.allclose(mixed.sample_latents(prompt, steps=2, seed=3), pipe.sample_latents(prompt, steps=2, seed=3))
     with pytest.raises(CheckpointError, match="other noise"):  # autoguidance between models of different noise
         TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "mixed")
+    with pytest.raises(ValueError, match="other noise"):  # nor can the sidecar name such a weaker model
+        name_weak_model(tmp_path / "mixed", tiny)
     (tmp_path / "mixed.json").write_text(json.dumps({**meta, "noise_correlation": 1.5}))
     with pytest.raises(CheckpointError, match="noise_correlation"):
         TextToVideo.from_pretrained(tmp_path / "mixed", device="cpu")
