@@ -46,7 +46,8 @@ import torch
 from tqdm.auto import tqdm
 
 from . import sampling
-from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta, same_latents
+from .checkpoint import (CheckpointError, load_state_dict_strict, load_tensors, noise_correlation, read_meta,
+                         same_latents, same_noise)
 from .device import as_device
 from .diffusion import add_noise, make_alphas_cumprod, mixed_noise
 from .dit import DiT, DiTConfig
@@ -91,7 +92,7 @@ class TextToVideo:
         self.weak_meta = weak_meta if weak is not None else None  # its sidecar
         self.parameterisation = meta.get("parameterisation", "flow")
         self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
-        self.noise_correlation = float(meta.get("noise_correlation", 0.0))  # of the noise it was trained from
+        self.noise_correlation = noise_correlation(meta)  # of the noise it was trained from
         self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, "autoguidance": 0.0,
                          **meta.get("sampling", {})}
         if weak is None:
@@ -134,10 +135,10 @@ class TextToVideo:
                                       "(another VAE); autoguidance needs both on the same")
             if weak_meta.get("parameterisation", "flow") != meta.get("parameterisation", "flow"):
                 raise CheckpointError(f"the weaker model {weak_file} predicts another quantity than {path}")
-            if weak_meta.get("noise_correlation", 0.0) != meta.get("noise_correlation", 0.0):
+            if not same_noise(meta, weak_meta):
                 raise CheckpointError(f"the weaker model {weak_file} was trained from other noise than {path} "
-                                      f"(frame correlation {weak_meta.get('noise_correlation', 0.0)} vs "
-                                      f"{meta.get('noise_correlation', 0.0)}); autoguidance needs the same")
+                                      f"(frame correlation {noise_correlation(weak_meta)} vs "
+                                      f"{noise_correlation(meta)}); autoguidance needs the same")
         return cls(dit, vae, meta, device, weak=weak, weak_meta=weak_meta)
 
     @staticmethod
@@ -154,9 +155,7 @@ class TextToVideo:
             raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
         if parameterisation not in ("flow", "eps"):
             raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
-        rho = meta.get("noise_correlation", 0.0)
-        if not isinstance(rho, (int, float)) or not 0 <= rho < 1:
-            raise CheckpointError(f"{path}: noise_correlation must be a number in [0, 1), got {rho!r}")
+        noise_correlation(meta, where=str(path))  # a number in [0, 1), else CheckpointError
         dit = DiT(config)
         load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
         return dit, meta

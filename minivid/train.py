@@ -44,7 +44,7 @@ from einops import rearrange
 from tqdm.auto import tqdm
 
 from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
-                         read_meta, same_latents, save_tensors, save_training_state, write_meta)
+                         read_meta, same_latents, same_noise, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name, uses_bf16_autocast
 from .diffusion import flow_matching_loss, logit_normal_timesteps, mixed_noise, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
@@ -712,7 +712,7 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
     _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
     if not same_latents(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
-    if weak_meta.get("noise_correlation", 0.0) != meta.get("noise_correlation", 0.0):
+    if not same_noise(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained from other noise than {path} (frame correlation); autoguidance "
                          "needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}

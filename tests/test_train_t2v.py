@@ -108,7 +108,7 @@ def test_noise_correlation_keeps_the_batch_and_correlates_the_frames():
     assert all(torch.equal(plain[k], mixed[k]) for k in ("index", "t", "drop"))  # the shared frame is drawn last
     def frame_corr(eps):  # correlation of latent frames 0 and 3 over every other element
         return torch.corrcoef(eps[:, :, [0, 3]].transpose(0, 2).reshape(2, -1))[0, 1].item()
-    assert abs(frame_corr(plain["eps"])) < 0.05 and abs(frame_corr(mixed["eps"]) - 0.5) < 0.05  # 4,096 pairs each
+    assert abs(frame_corr(plain["eps"])) < 0.05 and abs(frame_corr(mixed["eps"]) - 0.5) < 0.05  # 32,768 pairs each
     with pytest.raises(ValueError, match="noise_correlation"):
         train_t2v(tiny_config(noise_correlation=1.0), "unused", cache=tiny_cache(), progress=False)
 
