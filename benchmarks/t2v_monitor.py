@@ -8,7 +8,8 @@ Every snapshot `runs/t2v/edges/ema-*` that is at least `--every` training second
 after the last one evaluated (and the newest one once training has ended) is
 loaded with `TextToVideo` and scored with `evaluate.prompt_adherence` on the 48
 held-out prompts of the eval set (20 Euler steps, the checkpoint's default
-guidance, `--shift`, default the recommended 3). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
+guidance, `--shift`, default the recommended 3), with the share right among the 12 that ask a rotation and
+among the other 36 alongside (`by_rotation`). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
 wall-clock seconds counted from the start of the whole recipe, i.e. the VAE's
 training time + the latent caching time + the DiT's training time.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from minivid.train import T2V_DEFAULT_SAMPLING, training_story, vae_training_sta
 from minivid.world import caption, load_eval_set
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from t2v_benchmark import by_rotation  # noqa: E402  (the same split as the main benchmark's)
 
 
 def heldout_prompts(path=ROOT / "data/eval_set.json") -> list[str]:
@@ -41,13 +45,24 @@ def base_of(meta: dict) -> tuple[int, float, str | None]:
     return (*training_story(base), str(Path(base["path"]).parent)) if base else (0, 0.0, None)
 
 
+def finished(snaps) -> bool:
+    """Whether the run has ended: its newest snapshot is the last step of its schedule (a run stopped early
+    with --stop-at has not; --once scores its newest snapshot anyway)."""
+    try:
+        meta = read_meta(snaps[-1], kind="t2v") if snaps else None
+    except CheckpointError:  # being written
+        return False
+    return meta is not None and meta["step"] >= meta["train_config"]["steps"]
+
+
 def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None,
                       weak_path=None, autoguidance=0.0) -> dict:
     pipe = TextToVideo.from_pretrained(path, vae_path=vae_path, weak_path=weak_path or False)
     videos = torch.cat([pipe(prompts[i:i + batch], steps=steps, guidance=guidance, shift=shift, seed=0,
                              autoguidance=autoguidance) for i in range(0, len(prompts), batch)])
     scores = prompt_adherence(videos, prompts)
-    return {k: scores[k] for k in ("overall", "colour", "shape", "motion", "consistency")}
+    return {**{k: scores[k] for k in ("overall", "colour", "shape", "motion", "consistency")},
+            "by_rotation": by_rotation(scores)}
 
 
 def main() -> None:
@@ -114,7 +129,7 @@ def main() -> None:
     prompts = heldout_prompts()
     while True:
         snaps = sorted(run.glob("ema-*.json"))
-        done = (run / "DONE").exists()
+        done = finished(snaps)
         last_t = max((p["train_seconds"] for p in points.values()), default=-1e9)
         for i, snap in enumerate(snaps):
             try:

@@ -769,6 +769,9 @@ def main(argv: list[str] | None = None) -> None:
     cache.add_argument("--out", required=True, help="where to write the cache (X -> X.safetensors + X.json)")
     cache.add_argument("--split", default="train")
     cache.add_argument("--seed", type=int, default=0, help="ShapesWorld seed")
+    cache.add_argument("--rotation-start", default="random", help="T2VTrainConfig.rotation_start of the run it is for")
+    cache.add_argument("--rotation-speed", type=float, default=0.0,
+                       help="T2VTrainConfig.rotation_speed of the run it is for (0: drawn, as the spec says)")
     cache.add_argument("--batch-size", type=int, default=64)
     cache.add_argument("--workers", type=int, default=0, help="processes that render clips while the VAE encodes")
     cache.add_argument("--device", default="auto")
@@ -834,7 +837,8 @@ def main(argv: list[str] | None = None) -> None:
               + (f" and {args.export}.safetensors" if args.export else ""))
     elif args.stage == "cache-latents":
         model = VideoVAE.from_pretrained(args.vae, device=args.device)
-        dataset = ShapesWorld(args.n, args.split, args.seed)
+        dataset = ShapesWorld(args.n, args.split, args.seed, rotation_start=args.rotation_start,
+                              rotation_speed=args.rotation_speed or None)  # as ensure_latent_cache draws them
         path = cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True, workers=args.workers)
         print(f"wrote {path}")
 

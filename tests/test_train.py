@@ -101,7 +101,7 @@ def test_cache_latents_round_trip(tmp_path):
     assert load_latents(tmp_path / "workers").captions == cache.captions
 
 
-def test_cli_trains_and_exports(tmp_path, capsys):
+def test_cli_trains_and_exports(tmp_path, capsys, monkeypatch):
     main(["vae", "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--val-clips", "4", "--scale-clips", "4",
           "--no-bf16", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "ship" / "tiny"), "--device", "cpu"])
     meta = json.loads((tmp_path / "ship" / "tiny.json").read_text())
@@ -112,6 +112,20 @@ def test_cli_trains_and_exports(tmp_path, capsys):
     main(["cache-latents", "--vae", str(tmp_path / "ship" / "tiny"), "--n", "3", "--out", str(tmp_path / "lat"),
           "--device", "cpu"])
     assert len(load_latents(tmp_path / "lat")) == 3
+
+    # A cache for a run with rotations narrowed, made by the CLI at the path that run looks for: the run
+    # reads it as it is instead of encoding its own (which would fail here)
+    from minivid import train
+    cfg = train.T2VTrainConfig(vae=str(tmp_path / "ship" / "tiny"), cache_clips=3, rotation_start="canonical",
+                               rotation_speed=15)
+    path = train.t2v_cache_path(cfg, tmp_path / "latents")
+    main(["cache-latents", "--vae", cfg.vae, "--n", "3", "--out", str(path), "--device", "cpu",
+          "--rotation-start", "canonical", "--rotation-speed", "15"])
+    assert path.name.endswith("-canonical-spin15")
+    monkeypatch.setattr(train, "cache_latents", lambda *a, **k: pytest.fail("re-encoded a matching cache"))
+    narrowed = train.ensure_latent_cache(cfg, tmp_path / "latents", device="cpu", progress=False)
+    assert narrowed.meta["dataset"]["rotation_start"] == "canonical" and narrowed.meta["dataset"]["rotation_speed"] == 15
+    assert narrowed.captions == load_latents(tmp_path / "lat").captions  # the same scenes, rotations narrowed
 
 
 def test_find_shipped_searches_upwards_and_names_what_is_missing(tmp_path):
