@@ -326,8 +326,11 @@ class T2VTrainConfig:
     # over its symmetry) or "canonical" (upright, like every shape that does not rotate). Any pose satisfies the
     # spec; an upright start leaves the model one pose to draw instead of a random one to commit to
     rotation_speed: float = 0.0  # 0: a rotation's speed is drawn from the spec's 10..20 deg/frame; else this speed.
-    # Measured (data/t2v/README.md, "Narrowing rotations"): both together raised the share of rotations shown from
-    # 19% to at most 38% in 3,000-4,000 steps, so the shipped model keeps the full spec
+    # Measured (data/t2v/README.md): both together, continuing a model whose text encoder confused the two
+    # directions, raised the share of rotations shown from 19% to at most 38% in 3,000-4,000 steps ("Narrowing
+    # rotations"); from scratch with the tokens text loss, 100% of rotating clips from noise right at 7,500 steps
+    # (21% with the full spec) and held-out 96% (77%) ("Where the hour's misses are"). The shipped model keeps the
+    # full spec: it draws rotations from any start pose at any of the spec's speeds
     text_aux_weight: float = 0.0  # > 0: add this times an auxiliary loss on the text encoder alone: a linear head on
     # a text vector names each object's (colour, motion) pair (`text_aux.caption_labels`, multi-label BCE). Trained only
     # through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/

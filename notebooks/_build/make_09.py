@@ -646,6 +646,10 @@ cells = [
     along the way, for the rotation prompts we traced, still read "stays still". So committing was not the whole story: that model at
     that budget did not learn to *produce* the latent pattern
     of a turning shape from scratch, although it can finish one it is shown.
+    Later, training from scratch with lesson 05's tokens loss (its text encoder names the direction), the
+    same narrowing was the missing piece: after 7,500 steps every one of the 52 rotating prompts came out right from
+    noise, against 21% for the same run on the full spec (`data/t2v/README.md`, "Where the hour's misses are"). Once
+    the prompt says which way, committing *is* the story. The price is variety: all its rotations look the same.
     """),
     md("""
     ## 8 · Failure gallery
