@@ -45,16 +45,6 @@ def base_of(meta: dict) -> tuple[int, float, str | None]:
     return (*training_story(base), str(Path(base["path"]).parent)) if base else (0, 0.0, None)
 
 
-def finished(snaps) -> bool:
-    """Whether the run has ended: its newest snapshot is the last step of its schedule (a run stopped early
-    with --stop-at has not; --once scores its newest snapshot anyway)."""
-    try:
-        meta = read_meta(snaps[-1], kind="t2v") if snaps else None
-    except CheckpointError:  # being written
-        return False
-    return meta is not None and meta["step"] >= meta["train_config"]["steps"]
-
-
 def evaluate_snapshot(path, prompts, steps=20, guidance=None, shift=None, batch=48, vae_path=None,
                       weak_path=None, autoguidance=0.0) -> dict:
     pipe = TextToVideo.from_pretrained(path, vae_path=vae_path, weak_path=weak_path or False)
@@ -129,7 +119,7 @@ def main() -> None:
     prompts = heldout_prompts()
     while True:
         snaps = sorted(run.glob("ema-*.json"))
-        done = finished(snaps)
+        done = False  # set from the newest snapshot below
         last_t = max((p["train_seconds"] for p in points.values()), default=-1e9)
         for i, snap in enumerate(snaps):
             try:
@@ -138,6 +128,10 @@ def main() -> None:
                 continue
             step, secs = base_steps + meta["step"], base_seconds + meta["train_seconds"]  # the whole DiT's
             newest = i == len(snaps) - 1
+            # The run has ended when its newest snapshot is its schedule's last step (one stopped with --stop-at
+            # has not: --once scores its newest snapshot anyway)
+            if newest:
+                done = meta["step"] >= meta["train_config"]["steps"]
             near = min((abs(secs - p["train_seconds"]) for p in points.values()), default=float("inf"))
             if step in points or not (near >= args.every or (newest and (done or args.once))):
                 continue  # (`near`: later calls fill gaps between points already measured)
