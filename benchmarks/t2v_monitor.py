@@ -7,8 +7,8 @@
 Every snapshot `runs/t2v/edges/ema-*` that is at least `--every` training seconds
 after the last one evaluated (and the newest one once training has ended) is
 loaded with `TextToVideo` and scored with `evaluate.prompt_adherence` on the 48
-held-out prompts of the eval set (20 Euler steps, the checkpoint's default
-guidance, `--shift`, default the recommended 3), with the share right among the 12 that ask a rotation and
+held-out prompts of the eval set (20 Euler steps, `--guidance`, default the checkpoint's
+default scale, `--shift`, default the recommended 3), with the share right among the 12 that ask a rotation and
 among the other 36 alongside (`by_rotation`). Results accumulate in benchmarks/results/t2v_time_to_quality.json:
 wall-clock seconds counted from the start of the whole recipe, i.e. the VAE's
 training time + the latent caching time + the DiT's training time.
@@ -66,6 +66,9 @@ def main() -> None:
     ap.add_argument("--once", action="store_true", help="evaluate what is there now and exit")
     ap.add_argument("--shift", type=float, default=T2V_DEFAULT_SAMPLING["shift"],
                     help="sampling time shift (default: what exported checkpoints recommend)")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance scale (default: the checkpoint's, 4 unless its export recorded "
+                         "another); choose it on other seeds than the curve's 0 (t2v_guidance.py --seeds 1,2,3)")
     ap.add_argument("--continues", default=None,
                     help="the run whose curve this one continues (the curve's first run), when its --init-from named a "
                          "shipped export (e.g. data/t2v/shapes exported from runs/t2v/edges, or from a continuation "
@@ -96,6 +99,10 @@ def main() -> None:
     earlier_vae_sha = read_meta(args.earlier_vae, kind="vae")["sha256"] if args.earlier_vae else None
     weak = run / f"ema-{args.weak_step:08d}" if args.weak_step is not None else None
     result = json.loads(out.read_text()) if out.exists() else {}
+    sampled = (result.get("shift", args.shift), result.get("guidance"))
+    if result.get("run") == str(args.run) and sampled != (args.shift, args.guidance):  # its points would be mixed
+        ap.error(f"{out} holds this run's points sampled with shift {sampled[0]:g}, guidance "
+                 f"{sampled[1] or 'default'}: write points sampled otherwise to another --out")
     first = next(iter(sorted(run.glob("ema-*.json"))), None)
     base_steps, base_seconds, base_run = base_of(read_meta(first)) if first else (0, 0.0, None)
     if base_run is not None and args.continues:
@@ -108,12 +115,14 @@ def main() -> None:
         earlier = result.pop("earlier_runs", [])
         result = {"earlier_runs": earlier + [{k: result[k] for k in ("run", "points", "vae_train_seconds",
                                                                       "cache_seconds") if k in result}]}
-    result.update({"description": "held-out adherence (48 held-out single-object prompts, 20 Euler steps, seed 0, time shift `shift`) "
+    result.update({"description": "held-out adherence (48 held-out single-object prompts, 20 Euler steps, seed 0, time shift `shift`, "
+                                  "guidance `guidance` when given, else the checkpoint's default) "
                                   "of the DiT's EMA weights against wall-clock seconds of the whole recipe: "
                                   "total_seconds = VAE stage 1 + latent caching + DiT training (the decoder "
                                   "fine-tune runs beside the DiT); total_seconds_sequential adds the fine-tune",
                    "vae_train_seconds": vae_seconds, "vae_decoder_finetune_seconds": decoder_ft_seconds,
                    "cache_seconds": args.cache_seconds, "run": result.get("run", str(args.run)), "shift": args.shift,
+                   **({"guidance": args.guidance} if args.guidance is not None else {}),
                    **({"autoguidance": args.autoguidance, "weak_step": args.weak_step} if args.weak_step is not None else {})})
     points = {p["step"]: p for p in result.get("points", [])}
     prompts = heldout_prompts()
@@ -141,8 +150,8 @@ def main() -> None:
             vae_path, decoder = None, meta["vae"]["path"]
             if meta["vae"]["sha256"] == earlier_vae_sha:
                 vae_path = decoder = args.earlier_vae
-            scores = evaluate_snapshot(snap, prompts, shift=args.shift, vae_path=vae_path, weak_path=weak,
-                                       autoguidance=args.autoguidance)
+            scores = evaluate_snapshot(snap, prompts, guidance=args.guidance, shift=args.shift, vae_path=vae_path,
+                                       weak_path=weak, autoguidance=args.autoguidance)
             points[step] = {"step": step, "train_seconds": round(secs, 1), "snapshot": str(snap.with_suffix("")),
                             "total_seconds": round(vae_seconds + args.cache_seconds + secs, 1),
                             "total_seconds_sequential": round(vae_seconds + decoder_ft_seconds + args.cache_seconds + secs, 1),
