@@ -67,8 +67,9 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=T2V_DEFAULT_SAMPLING["shift"],
                     help="sampling time shift (default: what exported checkpoints recommend)")
     ap.add_argument("--guidance", type=float, default=None,
-                    help="classifier-free guidance scale (default: the checkpoint's, 4 unless its export recorded "
-                         "another); choose it on other seeds than the curve's 0 (t2v_guidance.py --seeds 1,2,3)")
+                    help=f"classifier-free guidance scale (default: the checkpoint's, {T2V_DEFAULT_SAMPLING['guidance']:g} "
+                         "unless its export recorded another); choose it on other seeds than the curve's 0 "
+                         "(t2v_guidance.py --seeds 1,2,3)")
     ap.add_argument("--continues", default=None,
                     help="the run whose curve this one continues (the curve's first run), when its --init-from named a "
                          "shipped export (e.g. data/t2v/shapes exported from runs/t2v/edges, or from a continuation "
