@@ -586,9 +586,9 @@ def story_frames(segments: int) -> int:
 class StoryError(ValueError):
     """A story ShapesWorld cannot tell; `segment` is the index (0-based) of the first segment that cannot fit."""
 
-    def __init__(self, message: str, segment: int | None = None):
+    def __init__(self, message: str, segment: int | None = None, why: str = ""):
         super().__init__(message)
-        self.segment = segment
+        self.segment, self.why = segment, why  # why: the reason alone, without the segment's name
 
 
 Combination = tuple[str, str, str]  # (shape, colour, motion)
@@ -959,7 +959,7 @@ def _misfit_error(plan: StoryPlan, k: int, height: int, width: int, why: str) ->
     seg = plan.segments[k]
     text = " and ".join(f"{c} {s} {m}" for s, c, m in seg)
     return StoryError(f"segment {k + 1} of {len(plan.segments)} ({text}) cannot fit on a {height}x{width} canvas: "
-                      f"{why}", k)
+                      f"{why}", k, why)
 
 
 def _sample_shot(rng, plan: StoryPlan, first: int, stop: int, height: int, width: int, start) -> list[SceneSpec]:
