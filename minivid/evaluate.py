@@ -775,10 +775,10 @@ def prompt_adherence(videos, prompts, detections: list[list[DetectedObject]] | N
 # judged against its segment's prompt; across windows:
 # - identity: inside a shot every object (colour) is found in every window, with
 #   one shape, and each window's median area within +-25% of the shot's median;
-# - continuity: inside a shot, at each boundary, no object's centre steps further
-#   than its segment's motion explains plus 2 px: a move at most 1.2 px/frame (the
-#   spec's fastest), a rotation or a still object 0, a bounce its largest other
-#   step in that window plus a frame's worth of gravity (median |second difference|);
+# - continuity: inside a shot, at each boundary b, no object's centre steps from
+#   frame b - 1 to b (the last step of segment k) further than that segment's motion
+#   explains plus 2 px: a move at most 1.2 px/frame (the spec's fastest), a rotation
+#   or a still object 0, a bounce the longer of its two steps before plus gravity;
 # - shots: at a cut boundary the image changes (another set of colours, another
 #   shape, an object that steps further than its motion explains, or an area
 #   change of STORY_CUT_AREA_RATIO); at any other boundary it does not.
@@ -815,17 +815,22 @@ def _centre(o: DetectedObject | None, i: int) -> np.ndarray | None:
     return o.track[i, :2]
 
 
-def _explained(motion: str, o: DetectedObject, skip: int | None) -> float:
-    """How far (px) the segment's motion may move the object's centre in one frame, step `skip` left out."""
+def _explained(motion: str, o: DetectedObject, last: int) -> float:
+    """How far (px) the segment's motion may move the object's centre in the step after frame `last` of its window.
+
+    A move: the spec's fastest speed. A bounce: in free flight each step differs from
+    the one before by gravity g; an impact only shortens a step or turns it round, so a
+    step is at most the longer of the two before it plus g (g: the median |second
+    difference| of the height, which is g in every free-flight frame). Others: 0.
+    """
     if motion in world.MOVES:
         return world.SPEED_RANGE[1]
     if motion != "bounces":
         return 0.0
-    xy = o.track[:, :2]
-    steps = np.hypot(*np.diff(xy, axis=0).T)
-    steps = np.delete(steps, skip) if skip is not None and len(steps) > 1 else steps
-    gravity = np.abs(np.diff(xy[:, 1], 2))
-    g = float(np.nanmedian(gravity)) if np.isfinite(gravity).any() else 0.0
+    xy = o.track[: last + 1, :2]
+    steps = np.hypot(*np.diff(xy, axis=0).T)[-2:]
+    second = np.abs(np.diff(xy[:, 1], 2))
+    g = float(np.nanmedian(second)) if np.isfinite(second).any() else 0.0
     return (float(np.nanmax(steps)) if np.isfinite(steps).any() else 0.0) + g
 
 
@@ -834,7 +839,6 @@ def _boundary(plan, k: int, before: list[DetectedObject], after: list[DetectedOb
     b = world.SEGMENT_STEP * (k + 1)
     old, new = {o.colour: o for o in before}, {o.colour: o for o in after}
     want_old = {c: m for _, c, m in plan.segments[k]}
-    want_new = {c: m for _, c, m in plan.segments[k + 1]}
     cut = k + 1 in plan.cuts  # then the earlier window stops before the boundary frame
     last = (before[0].present.shape[0] - (1 if cut else 2)) if before else 0  # index of frame b - 1 in it
     jumps, changes = [], []
@@ -847,8 +851,7 @@ def _boundary(plan, k: int, before: list[DetectedObject], after: list[DetectedOb
         if o.shape != p.shape:
             changes.append(f"the {colour} object is a {o.shape} before frame {b} and a {p.shape} after it")
         step = float(np.hypot(*(_centre(p, 0) - _centre(o, last))))
-        allowed = CONTINUITY_SLACK_PX + max(_explained(want_old.get(colour, ""), o, None if cut else last),
-                                            _explained(want_new.get(colour, ""), p, 0))
+        allowed = CONTINUITY_SLACK_PX + _explained(want_old.get(colour, ""), o, last)
         if step > allowed:
             jumps.append(f"the {colour} {p.shape}'s centre jumps {step:.1f} px at frame {b} "
                          f"(its motion explains at most {allowed:.1f} px)")
