@@ -959,3 +959,23 @@ def story_adherence(videos, prompts, threads: int | None = 1) -> dict:
               "windows": sum(v["correct"] for v in verdicts) / max(len(verdicts), 1)}
     result |= {name: sum(s[name]["passed"] for s in per_story) / n for name in STORY_TESTS[1:]}
     return {**result, "stories": len(per_story), "per_story": per_story}
+
+
+def image_state(image) -> tuple[world.ObjectState, ...]:
+    """The objects an image shows, as world.ObjectState: where a story told from that image starts.
+
+    image: `c h w` or a clip `t c h w` (its first frame is read), float in [0, 1] or uint8.
+    Position is the centroid, size r comes from the area, angle from the template fit
+    (modulo the shape's symmetry). Raises ValueError for an object whose shape cannot be read.
+    """
+    if isinstance(image, (torch.Tensor, np.ndarray)) and image.ndim == 3:
+        image = image[None]
+    objects = describe(_as_clip(image)[0, :1])
+    states = []
+    for o in objects:
+        if o.shape not in world.SHAPES:
+            raise ValueError(f"the {o.colour} object of the image is no ShapesWorld shape (template fit {o.fit:.2f})")
+        x, y, angle = o.track[0]
+        angle = world.CANONICAL_ANGLE[o.shape] if o.shape == "circle" else float(angle)
+        states.append(world.ObjectState(o.shape, o.colour, o.size, float(x), float(y), angle))
+    return tuple(states)

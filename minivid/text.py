@@ -22,6 +22,10 @@ A prompt travels down one of two roads, both starting the same way:
 - `tokenize` / `encode_batch` turn words into ids of the fixed vocabulary `VOCAB`;
   `decode` turns ids back into text.
 
+A story prompt (shared/shapesworld-stories.md) is first cut into segments at
+`, then` / `; cut to` (`，然後` / `；切換到`) by `split_story`; each segment is a
+prompt of its own (`parse_story`, `prompt_to_story`, `segment_prompts`).
+
 English and Chinese words get different ids: the text encoder learns from the
 paired captions that `red` and `紅` mean the same thing. Simplified and
 traditional characters share ids, because `normalise` makes them one text.

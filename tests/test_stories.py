@@ -236,3 +236,20 @@ def test_the_evaluator_wants_16n_plus_1_frames():
     story = sample_story(0, plan("moves right", "stays still"))
     with pytest.raises(ValueError, match="has 17 frames, but its prompt has 2 segment"):
         story_adherence(render_story(story)[:17], story)
+
+
+def test_image_state_reads_where_a_story_starts_from_an_image():
+    from minivid.evaluate import image_state
+
+    for seed in range(6):
+        story = sample_random_story(seed, segments=2, num_objects=1 + seed % 2)
+        clip = render_story(story)
+        truth = world.end_state(story.segments[1], 0)  # the objects at frame 16
+        read = sorted(image_state(clip[16]), key=lambda s: s.colour)
+        for want, got in zip(sorted(truth, key=lambda s: s.colour), read):
+            assert (got.shape, got.colour) == (want.shape, want.colour)
+            assert abs(got.x - want.x) < 0.3 and abs(got.y - want.y) < 0.3 and abs(got.size - want.size) < 0.25
+            period = world.SYMMETRY_DEG[want.shape]
+            if period:
+                assert abs((got.angle - want.angle + period / 2) % period - period / 2) < 3
+        sample_story(seed, story.plan, start=image_state(clip[0]))  # a story can start from what it read
