@@ -1046,6 +1046,9 @@ def sample_story(
             shot = _sample_shot(rng, plan, first, stop, height, width, start if first == 0 else None)
             if first == 0 or _visible_cut(segments[-1], shot[0]):
                 break
+        else:
+            raise _misfit_error(plan, first, height, width, "no placement of its objects differs visibly from the "
+                                "frame before the cut")
         segments += shot
     return StorySpec(tuple(segments), plan.cuts)
 
