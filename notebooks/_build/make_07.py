@@ -289,7 +289,7 @@ cells = [
         raise NotImplementedError("write my_ema_training_step")
     """),
     code("""
-    training_step = (my_ema_training_step if check(LESSON, "ema_training_step", my_ema_training_step)
+    training_step = (my_ema_training_step if check("07_training_text_to_video", "ema_training_step", my_ema_training_step)
                      else solutions_module(LESSON).ema_training_step)  # not attempted yet: the course's reference
     """),
     md("""
@@ -658,30 +658,42 @@ cells = [
                 time.sleep(5)
 
 
-    def train_your_own(root="runs/hour"):
-        \"\"\"The one-hour recipe, stage by stage; returns the path of the exported DiT.\"\"\"
+    def flags(c):
+        \"\"\"The command-line flags of a config's fields that differ from the defaults.\"\"\"
+        out = []
+        for f in dataclasses.fields(c):
+            value = getattr(c, f.name)
+            if value != f.default:
+                name = "--" + ("" if value is not False else "no-") + f.name.replace("_", "-")
+                out += [name] if isinstance(value, bool) else [name, str(value)]
+        return out
+
+
+    def train_your_own(hour=HOUR, root="runs/hour", vae=None):
+        \"\"\"The one-hour recipe, stage by stage, resumable; returns the path of the exported DiT.
+        `vae`: an existing VAE checkpoint to use instead of training one.\"\"\"
         py = [sys.executable]
-        vae_out = f"{root}/vae/shapes"
-        finished(run_stage(py + ["-m", "minivid.train", "vae", "--threads", "2", "--out", f"{root}/vae",
-                                 "--export", vae_out, "--resume"]), "VAE")
-        hour = dataclasses.replace(HOUR, vae=vae_out)
-        cache = t2v_cache_path(hour)  # named by the new VAE's sha256
+        if vae is None:
+            vae = f"{root}/vae/shapes"
+            finished(run_stage(py + ["-m", "minivid.train", "vae", "--threads", "2", "--out", f"{root}/vae",
+                                     "--export", vae, "--resume"]), "VAE")
+        vae = ROOT / vae  # the commands run from the repository root, this kernel elsewhere
+        hour = dataclasses.replace(hour, vae=str(vae))
+        cache = t2v_cache_path(hour, ROOT / "runs/latents")  # named by the VAE's sha256
         if not cache.with_suffix(".safetensors").exists():
-            finished(run_stage(py + ["-m", "minivid.train", "cache-latents", "--vae", vae_out, "--n",
-                                     str(hour.cache_clips), "--threads", "2", "--workers", "1", "--rotation-start",
-                                     hour.rotation_start, "--rotation-speed", str(hour.rotation_speed), "--out",
-                                     str(cache)]), "latent cache")
+            finished(run_stage(py + ["-m", "minivid.train", "cache-latents", "--vae", str(vae), "--n",
+                                     str(hour.cache_clips), "--seed", str(hour.data_seed), "--threads", "2",
+                                     "--workers", "1", "--rotation-start", hour.rotation_start, "--rotation-speed",
+                                     str(hour.rotation_speed), "--out", str(cache)]), "latent cache")
         ranks = 2 if device.type == "cpu" else 1  # two CPU processes share the two cores; one GPU is one rank
-        flags = ["--threads", "1", "--vae", vae_out, "--cache-clips", "12000", "--batch-size", "64", "--steps",
-                 str(hour.steps), "--text-aux-weight", "1", "--text-aux-from", "tokens", "--rotation-weight", "3",
-                 "--compile", "--bf16", "--timestep-shift", "3", "--lr", "1e-3", "--rotation-start", "canonical",
-                 "--rotation-speed", "15", "--out", f"{root}/t2v", "--export", f"{root}/t2v/shapes", "--resume"]
-        (ROOT / root).mkdir(parents=True, exist_ok=True)
+        run_dir = ROOT / root / "t2v"
+        run_dir.mkdir(parents=True, exist_ok=True)
         proc = run_stage(py + ["-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "-m", "minivid.train",
-                               "t2v", *flags], env={"OMP_NUM_THREADS": "1"}, log=ROOT / root / "t2v-console.txt")
-        watch_dit(proc, ROOT / root / "t2v", hour.steps, PROMPTS[:2], guidance=2.0)
+                               "t2v", *flags(hour), "--out", str(run_dir), "--export", str(run_dir / "shapes"),
+                               "--resume"], env={"OMP_NUM_THREADS": "1"}, log=run_dir / "console.txt")
+        watch_dit(proc, run_dir, hour.steps, PROMPTS[:2], guidance=2.0)
         finished(proc, "DiT")
-        return ROOT / root / "t2v" / "shapes"
+        return run_dir / "shapes"
 
 
     YOURS = train_your_own() if TRAIN_YOUR_OWN else None
@@ -794,7 +806,7 @@ cells = [
         raise NotImplementedError("write my_lr_schedule")
     """),
     code("""
-    _ = check(LESSON, "lr_schedule", my_lr_schedule)
+    _ = check("07_training_text_to_video", "lr_schedule", my_lr_schedule)
     """),
     md("""
     Stuck? `show_solution("07_training_text_to_video", "lr_schedule")` prints the reference.

@@ -567,7 +567,7 @@ cells = [
     """),
     md("""
     Measured against the clock: the fit of section 5 gives the seconds of one pass over a batch of clips, so this
-    CPU thread's useful work rate is FLOPs per pass ÷ seconds per pass. And the fixed part, compared with timing the
+    device's useful work rate is FLOPs per pass ÷ seconds per pass. And the fixed part, compared with timing the
     VAE decoder alone:
     """),
     code("""
