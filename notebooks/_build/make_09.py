@@ -365,7 +365,7 @@ cells = [
         secs[name] = time.perf_counter() - start
         found[name] = evaluate.describe_batch(videos[name])
     total = sum(len(p) for p in prompts.values())
-    print(f"generated {total} clips in {sum(secs.values()):.0f} s ({sum(secs.values()) / total:.2f} s per clip, 1 thread)")
+    print(f"generated {total} clips in {sum(secs.values()):.0f} s ({sum(secs.values()) / total:.2f} s per clip on {device})")
     """),
     code("""
     # the simplified prompts give bit-identical clips: same ids in, same noise, same model
