@@ -21,18 +21,20 @@ cells = [
     latent (lesson 03), the flow-matching loss (lesson 04), a tokenizer for English and Chinese captions (lesson 05),
     and a diffusion transformer that predicts a velocity from a noisy latent, a time and a caption (lesson 06). This
     lesson trains them into a text-to-video model: first one training step written out by hand and checked against
-    `minivid.train`, then a short live run with the package's own training loop, then the run that made the shipped
-    checkpoint.
+    `minivid.train`, then a short live run with the package's own training loop, then the one-hour recipe that trains
+    a VAE and a DiT from scratch to the shipped model's quality on held-out prompts.
 
     **You will learn**
 
     - the recipe of `minivid.train.train_t2v`: **latents cached once** (and why, measured), **caption dropout** for
       classifier-free guidance, the **flow-matching loss with logit-normal times**, **AdamW** with **warm-up and cosine
       decay**, **gradient clipping** and an **EMA** of the weights;
-    - **one training step by hand**, proved equal to the package (same loss, same weights, same EMA);
-    - how a **live run** looks: loss curve, samples at saved EMA snapshots, a measured score at each snapshot;
+    - to write **one training step with an EMA** yourself, and prove it equal to the package (same loss, same
+      weights, same EMA);
+    - how a **live run** looks: progress, loss curve, samples at saved EMA snapshots, a measured score at each;
     - why checkpoints are **atomic** and how **resuming** gives bit-for-bit the weights of an uninterrupted run;
-    - how the shipped model was made (its sidecar, its wall-clock, its quality against time);
+    - to **train your own** VAE and DiT from scratch with one command in about an hour on a 2-core CPU, and what
+      that hour buys, measured (quality against wall-clock, next to the shipped model);
     - to write the learning-rate schedule yourself.
 
     Runs top to bottom in about two minutes on a laptop CPU, most of it the one-minute live training run.
@@ -45,6 +47,8 @@ cells = [
     import json
     import math
     import os
+    import subprocess
+    import sys
     import tempfile
     import time
     from pathlib import Path
@@ -58,19 +62,22 @@ cells = [
                                     read_meta)
     from minivid.pipeline import TextToVideo
     from minivid.latents import cache_latents, load_latents
-    from minivid.train import (T2VTrainConfig, build_dit, clip_batch, config_flags, ema_update, export_from_run, lr_at,
-                               step_batch, train_t2v, training_chain, training_seconds_by_device, training_story)
+    from minivid.exercises import check, show_solution, solutions_module
+    from minivid.train import (T2VTrainConfig, build_dit, clip_batch, lr_at, step_batch, t2v_cache_path, train_t2v,
+                               training_story)
     from minivid.vae import VideoVAE
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
-    torch.set_num_threads(1)  # small models: one thread is fastest, and polite on a shared machine
     _ = torch.manual_seed(0)  # every random draw below is seeded
+    LESSON = "07_training_text_to_video"
+    EXACT = device.type == "cpu"  # on the CPU the package's run and ours agree to the last bit; a GPU's kernels may
+    TOL = 1e-6 if EXACT else 1e-4  # sum in another order
 
     VAE_PATH = find_shipped("data/vae/shapes")  # .../data/vae/shapes
     SHIPPED_T2V = find_shipped("data/t2v/shapes")
     ROOT = VAE_PATH.parents[2]  # the repository root
     WORK = Path(tempfile.mkdtemp(prefix="minivid-07-"))  # everything this lesson writes goes here
-    vae = VideoVAE.from_pretrained(VAE_PATH, device="cpu")
+    vae = VideoVAE.from_pretrained(VAE_PATH, device=device)
     """),
     md("""
     ## The recipe in one picture (the defaults)
@@ -81,7 +88,7 @@ cells = [
                  noise ε  ──▶  x_t = (1 − t)·x₀ + t·ε  ──DiT(x_t, t, caption)──▶  v̂
                  loss = mean (v̂ − (ε − x₀))²  ──▶  backward, clip the gradient norm to 1, AdamW at lr(step)
                  EMA ← decay · EMA + (1 − decay) · weights          (the EMA is what gets shipped)
-    every 200:   atomic training-state checkpoint (model, EMA, optimizer, step) + an EMA snapshot
+    every 500:   atomic training-state checkpoint (model, EMA, optimizer, step) + an EMA snapshot
     ```
 
     Every setting is a field of `T2VTrainConfig` (and a command-line flag of `python -m minivid.train t2v`):
@@ -113,8 +120,8 @@ cells = [
     clips32 = clip_batch(stream, 0, 32)
     with torch.no_grad():
         z32 = vae.encode_clips(clips32)
-    big = build_dit("shapes", latent_channels=z32.shape[1])
-    ids32, mask32 = text.encode_batch([item["caption"] for item in stream.__getitems__(list(range(32)))])
+    big = build_dit("shapes", latent_channels=z32.shape[1]).to(device)
+    ids32, mask32 = (x.to(device) for x in text.encode_batch([item["caption"] for item in stream.__getitems__(list(range(32)))]))
 
 
     def dit_step():
@@ -127,14 +134,14 @@ cells = [
         t_encode = best_of(lambda: vae.encode_clips(clips32))
     t_step = best_of(dit_step)
     print(f"render 32 clips {t_render:.2f} s | encode them {t_encode:.2f} s | one DiT training step on 32 latents "
-          f"{t_step:.2f} s  (1 CPU thread)")
+          f"{t_step:.2f} s  ({device}{', %d thread(s)' % torch.get_num_threads() if device.type == 'cpu' else ''})")
     print(f"without a cache every step would cost {(t_render + t_encode) / t_step:.0%} more")
     """),
     md("""
     So on a CPU, rendering and encoding cost a sizeable fraction of a DiT step, and would be paid again every time a
-    clip comes back. With the cache it is paid once per clip (section 6 shows what the recipe's 30,000-clip cache
-    took), and training reads a tensor from memory. The cache also fixes the data: 30,000 clips, each seen a few times,
-    instead of an endless stream; for this recipe that is plenty (section 6 counts the passes).
+    clip comes back. With the cache it is paid once per clip, and training reads a tensor from memory. The cache also
+    fixes the data: a few tens of thousands of clips, each seen several times, instead of an endless stream; for
+    these models that is plenty (the one-hour recipe of section 7 caches 12,000 and trains well).
 
     `cache_latents(vae, dataset, n, path)` encodes clips 0..n−1 of a dataset in batches and saves them as a verified
     checkpoint of kind `"latents"`: the latents (already multiplied by the VAE's scaling factor, so unit-variance,
@@ -163,7 +170,8 @@ cells = [
     them from the same latents. A cached latent is a video: decode it with the VAE and the clip is back.
     """),
     code("""
-    viz.frame_strip(vae.decode_latents(cache.latents[:2]), [f"clip {i}" for i in range(2)], every=4)
+    with torch.no_grad():
+        viz.frame_strip(vae.decode_latents(cache.latents[:2].to(device)).cpu(), [f"clip {i}" for i in range(2)], every=4)
     """),
     md("""
     ## 2 · One training step, by hand
@@ -179,7 +187,7 @@ cells = [
     code("""
     cfg = T2VTrainConfig(preset="tiny", vae=str(VAE_PATH), cache_clips=len(cache), batch_size=32, steps=800,
                          lr=2e-3, warmup_steps=50, checkpoint_every=100, threads=1)
-    latents = cache.latents.float()
+    latents = cache.latents.float().to(device)
     latent_shape = tuple(latents.shape[1:])  # z t h w
 
 
@@ -214,6 +222,7 @@ cells = [
     # NBVAL_CHECK_OUTPUT
     captions = [None if d else cache.captions[i] for i, d in zip(index.tolist(), drop.tolist())]
     ids, mask = text.encode_batch(captions)  # None = the empty prompt
+    ids, mask = ids.to(device), mask.to(device)
     print("text ids", tuple(ids.shape), "| the empty prompt is", ids[drop][0, :4].tolist(), "...,",
           int(mask[drop][0].sum()), "real token")
     for i in drop.nonzero().flatten()[:2].tolist():
@@ -228,7 +237,7 @@ cells = [
     """),
     code("""
     torch.manual_seed(cfg.seed)
-    model = build_dit(cfg.preset, latent_channels=latent_shape[0])  # the "tiny" preset: width 32, depth 2
+    model = build_dit(cfg.preset, latent_channels=latent_shape[0]).to(device)  # "tiny": width 32, depth 2
     ema = copy.deepcopy(model).requires_grad_(False)  # the average starts as a copy
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
 
@@ -241,6 +250,7 @@ cells = [
         return (v - (eps - x0)).square().mean()
 
 
+    t, eps = t.to(device), eps.to(device)
     loss = my_loss(model, index, t, eps, ids, mask)
     assert torch.allclose(loss, diffusion.flow_matching_loss(model, latents[index], ids, mask, t=t, eps=eps))
     print(f"loss at step 0: {loss.item():.4f} (my_loss == diffusion.flow_matching_loss ✓)")
@@ -259,35 +269,47 @@ cells = [
       decay is small at first, so the average forgets the random initialisation quickly, and grows towards 0.998.
       The EMA weights are smoother than the raw ones and are the ones shipped.
     """),
+    md("""
+    ### 2e · Your turn: one training step with an EMA
+
+    Write `my_ema_training_step(model, ema, optimizer, x0, ids, mask, t, eps, lr, decay, grad_clip)`: set the
+    learning rate `lr` in every parameter group of the optimiser; compute the flow-matching loss of 2c on the batch
+    (clean latents `x0`, captions `ids`/`mask`, times `t`, noise `eps`); zero the gradients, backpropagate, clip the
+    global gradient norm to `grad_clip` (`torch.nn.utils.clip_grad_norm_`), take the optimiser step; then move every
+    EMA parameter towards the new weights, `ema ← decay · ema + (1 − decay) · weights`. Return the loss as a float.
+
+    Mind the order: the EMA averages the weights *after* the step, and `decay` weighs the old average, not the new
+    weights. The check runs three steps of your function and of a reference built from the package's pieces
+    (`diffusion.flow_matching_loss`, AdamW, `train.ema_update`) on a tiny DiT, and says what differs.
+    """),
     code("""
-    def my_ema_update(ema, model, decay):
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters()):
-                e.copy_(decay * e + (1 - decay) * p)
-
-
+    def my_ema_training_step(model, ema, optimizer, x0, ids, mask, t, eps, lr, decay, grad_clip=1.0):
+        \"\"\"One optimiser step of the DiT on a batch, then the EMA update; returns the loss (a float).\"\"\"
+        # ---- your code here ----
+        raise NotImplementedError("write my_ema_training_step")
+    """),
+    code("""
+    training_step = (my_ema_training_step if check("07_training_text_to_video", "ema_training_step", my_ema_training_step)
+                     else solutions_module(LESSON).ema_training_step)  # not attempted yet: the course's reference
+    """),
+    md("""
+    Stuck? `show_solution("07_training_text_to_video", "ema_training_step")` prints the reference. Whichever step
+    function runs from here on, the cells below prove it equal to the package's training loop. One step of the
+    live run, with the learning rate of `train.lr_at` and the EMA's warmed-up decay:
+    """),
+    code("""
     def my_step(step):
         index, t, eps, drop = my_batch(step)
         ids, mask = text.encode_batch([None if d else cache.captions[i] for i, d in zip(index.tolist(), drop.tolist())])
-        lr = cfg.lr * (step + 1) / cfg.warmup_steps if step < cfg.warmup_steps else lr_at(cfg, step)  # cosine: § 8
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = my_loss(model, index, t, eps, ids, mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        norm = torch.sqrt(sum(g.square().sum() for g in grads))  # global gradient norm
-        for g in grads:
-            g.mul_(min(1.0, cfg.grad_clip / (norm.item() + 1e-6)))  # clip to norm <= grad_clip
-        optimizer.step()
-        decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-        my_ema_update(ema, model, decay)
-        return loss.item(), norm.item(), lr, decay
+        lr, decay = lr_at(cfg, step), min(cfg.ema_decay, (1 + step) / (10 + step))
+        loss = training_step(model, ema, optimizer, latents[index], ids.to(device), mask.to(device), t.to(device),
+                             eps.to(device), lr, decay, cfg.grad_clip)
+        return loss, lr, decay
 
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    loss0, norm0, lr0, decay0 = my_step(0)
-    print(f"step 0: loss {loss0:.4f}, gradient norm {norm0:.3f}, lr {lr0:.1e}, EMA decay {decay0:.2f}")
+    loss0, lr0, decay0 = my_step(0)
+    print(f"step 0: loss {loss0:.4f}, lr {lr0:.1e}, EMA decay {decay0:.2f}")
     """),
     md("""
     Now the package: `train_t2v` with the same configuration, stopped after one step (`stop_at=1`, as if the run
@@ -297,18 +319,14 @@ cells = [
     code("""
     # NBVAL_CHECK_OUTPUT
     pkg_ema, pkg_model = train_t2v(cfg, WORK / "one-step", cache=cache, stop_at=1, progress=False, snapshots=False,
-                                   return_model=True)
+                                   return_model=True, device=device)
     pkg_loss = json.loads((WORK / "one-step" / "log.jsonl").read_text().splitlines()[-1])["loss"]
-    assert math.isclose(loss0, pkg_loss, rel_tol=1e-6), (loss0, pkg_loss)
+    assert math.isclose(loss0, pkg_loss, rel_tol=1e-6 if EXACT else 1e-4), (loss0, pkg_loss)
     for name, mine in model.state_dict().items():
-        assert torch.allclose(mine, pkg_model.state_dict()[name], atol=1e-7), name
+        assert torch.allclose(mine, pkg_model.state_dict()[name], atol=TOL / 10), name
     for name, mine in ema.state_dict().items():
-        assert torch.allclose(mine, pkg_ema.state_dict()[name], atol=1e-6), name
-    a, b = copy.deepcopy(pkg_ema), copy.deepcopy(pkg_ema)  # and the update rule alone, at decay 0.9:
-    my_ema_update(a, model, 0.9)
-    ema_update(b, model, 0.9)  # the package's (a lerp)
-    assert all(torch.allclose(x, y, atol=1e-7) for x, y in zip(a.parameters(), b.parameters()))
-    print("same loss ✓ | same weights after AdamW ✓ | same EMA ✓ | my_ema_update == train.ema_update ✓")
+        assert torch.allclose(mine, pkg_ema.state_dict()[name], atol=TOL), name
+    print("same loss ✓ | same weights after clipping and AdamW ✓ | same EMA ✓")
     """),
     md("""
     Which weights did that first step move? Lesson 06's **adaLN-Zero**: the final layer's projection starts at
@@ -326,57 +344,69 @@ cells = [
         my_step(step)
     print(f"after step 2: {len(moved(before))} of {len(before)} tensors moved")
     _, pkg_model = train_t2v(cfg, WORK / "three-steps", cache=cache, stop_at=3, progress=False, snapshots=False,
-                             return_model=True)
-    assert all(torch.allclose(v, pkg_model.state_dict()[k], atol=1e-6) for k, v in model.state_dict().items())
+                             return_model=True, device=device)
+    assert all(torch.allclose(v, pkg_model.state_dict()[k], atol=TOL) for k, v in model.state_dict().items())
     print("three steps by hand == train_t2v(stop_at=3) ✓")
     """),
     md("""
     ## 3 · The schedules
 
-    The learning rate of the live run (800 steps, peak 2·10⁻³: a small model tolerates a larger step) and of
-    the shipped model's last run (read from its sidecar), both from `train.lr_at`, and the EMA decay with its
-    **averaging window** 1 / (1 − d), roughly how many recent steps the EMA remembers:
+    The learning rate of the live run (800 steps, peak 2·10⁻³: a small model tolerates a larger step) and of the
+    one-hour recipe that section 7 runs (`HOUR`, 7,500 steps of the 3.4M-parameter `"shapes-edges"` DiT at batch 64,
+    peak 10⁻³), both from `train.lr_at`, and the EMA decay with its **averaging window** 1 / (1 − d), roughly how
+    many recent steps the EMA remembers:
     """),
     code("""
-    shipped_meta = read_meta(SHIPPED_T2V, kind="t2v")
-    recipe = T2VTrainConfig(**shipped_meta["train_config"])  # how the shipped model was trained
+    # The one-hour recipe (data/t2v/README.md, "The narrowed hour, timed"): the DiT stage of section 7's command
+    HOUR = T2VTrainConfig(vae="runs/hour/vae/shapes", cache_clips=12000, batch_size=64, steps=7500, lr=1e-3,
+                          timestep_shift=3.0, text_aux_weight=1.0, text_aux_from="tokens", rotation_weight=3.0,
+                          rotation_start="canonical", rotation_speed=15.0, compile=True, bf16=True, threads=1)
+    print("HOUR differs from the defaults in:",
+          ", ".join(f"{f.name}={getattr(HOUR, f.name)!r}" for f in dataclasses.fields(HOUR)
+                    if getattr(HOUR, f.name) != getattr(T2VTrainConfig(), f.name)))
+    """),
+    code("""
     fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), layout="constrained")
-    for ax, c, name in ((axes[0], cfg, "live run ('tiny')"), (axes[1], recipe, f"shipped ({recipe.preset!r})")):
+    for ax, c, name in ((axes[0], cfg, "live run ('tiny')"), (axes[1], HOUR, f"one-hour recipe ({HOUR.preset!r})")):
         steps = np.arange(c.steps)
         ax.plot(steps, [lr_at(c, int(k)) for k in steps])
         ax.axvline(c.warmup_steps, color="grey", lw=0.8, ls="--")
         ax.set(xlabel="step", ylabel="learning rate")
         ax.set_title(f"{name}\\nwarm-up {c.warmup_steps}, cosine to {c.min_lr_ratio:g} x peak", fontsize=10)
-    k = np.arange(recipe.steps)
-    window = 1 / (1 - np.minimum(recipe.ema_decay, (1 + k) / (10 + k)))
+    k = np.arange(HOUR.steps)
+    window = 1 / (1 - np.minimum(HOUR.ema_decay, (1 + k) / (10 + k)))
     axes[2].plot(k, window)
     axes[2].set(xlabel="step", ylabel="steps averaged, 1 / (1 - d)")
-    axes[2].set_title("EMA window\\n(shipped recipe)", fontsize=10)
+    axes[2].set_title("EMA window\\n(one-hour recipe)", fontsize=10)
     plt.show()
-    k_full = math.ceil((10 * recipe.ema_decay - 1) / (1 - recipe.ema_decay))  # (1 + k) / (10 + k) >= decay from here
-    ran = shipped_meta["steps_trained"]  # the last run was stopped early (--stop-at): its schedule is cut there
-    for ax in axes[1:]:
-        ax.axvline(ran, color="tab:red", lw=1, ls=":")
-    print(f"the EMA decay reaches {recipe.ema_decay} at step {k_full:,}; the shipped model's last run planned "
-          f"{recipe.steps:,} steps, ran {ran:,} (red line), and its EMA ended averaging over the last "
-          f"~{window[min(ran, recipe.steps) - 1]:.0f} steps")
+    k_full = math.ceil((10 * HOUR.ema_decay - 1) / (1 - HOUR.ema_decay))  # (1 + k) / (10 + k) >= decay from here
+    print(f"the EMA decay reaches {HOUR.ema_decay} at step {k_full:,} of {HOUR.steps:,}; from there on it averages "
+          f"over the last ~{window[-1]:.0f} steps")
     """),
     md("""
     ## 4 · A live run with the package's training loop
 
-    Now the real code path, `train_t2v`, for 800 steps of the `"tiny"` preset on the 512 cached clips: about a
+    Now the real code path, `train_t2v`, for 800 steps of the `"tiny"` preset on the 512 cached clips: about half a
     minute on one CPU thread. It writes, in the run directory: `config.json`, `log.jsonl` (loss, lr, steps per second
     every 10 steps), a **training state** every `checkpoint_every` steps (model, EMA, optimizer, step, RNG; the newest
     two are kept) and an **EMA snapshot** in the shipped format (`ema-{step}`), which `TextToVideo` loads like the
-    shipped model.
+    shipped model. We run it in four legs of 200 steps (`stop_at`, then `resume=True`: section 5 proves this gives
+    exactly the uninterrupted run), with the package's progress bar, and after each leg sample one prompt from the
+    newest snapshot, to watch it learn:
     """),
     code("""
     RUN = WORK / "live"
-    start = time.perf_counter()
-    live_ema = train_t2v(cfg, RUN, cache=cache, progress=False)
-    live_seconds = time.perf_counter() - start
-    print(f"{cfg.steps} steps of {cfg.batch_size} latents in {live_seconds:.0f} s ({cfg.steps / live_seconds:.1f} "
-          f"steps/s), {live_ema.num_params():,} parameters")
+    rng = np.random.default_rng(7)
+    PROMPTS = [world.caption(world.sample_scene(rng, num_objects=1)) for _ in range(16)]  # single-object prompts
+    train_seconds = 0.0
+    for stop in range(200, cfg.steps + 1, 200):
+        start = time.perf_counter()
+        live_ema = train_t2v(cfg, RUN, cache=cache, stop_at=stop, resume=stop > 200, device=device)  # progress bar on
+        train_seconds += time.perf_counter() - start
+        leg = TextToVideo.from_pretrained(RUN / f"ema-{stop:08d}", device=device)(PROMPTS[:1], seed=0).cpu()
+        display(viz.frame_strip(leg[0], f"step {stop}: {PROMPTS[0]}", every=4))  # a Figure: display it now
+    print(f"{cfg.steps} steps of {cfg.batch_size} latents in {train_seconds:.0f} s of training "
+          f"({cfg.steps / train_seconds:.1f} steps/s), {live_ema.num_params():,} parameters")
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
@@ -420,8 +450,6 @@ cells = [
     prompt's colour (and shape)?
     """),
     code("""
-    rng = np.random.default_rng(7)
-    PROMPTS = [world.caption(world.sample_scene(rng, num_objects=1)) for _ in range(16)]
     snapshots = sorted(RUN.glob("ema-*.json"))
     snap_steps = [int(p.stem.split("-")[1]) for p in snapshots]
     WANTED = [text.parse_prompt(p)[0] for p in PROMPTS]  # (shape, colour, motion) of each prompt's object
@@ -440,8 +468,8 @@ cells = [
     samples, scores = {}, {}
     start = time.perf_counter()
     for step, path in zip(snap_steps, snapshots):
-        pipe = TextToVideo.from_pretrained(path.with_suffix(""), device="cpu")
-        samples[step] = pipe(PROMPTS, seed=0)
+        pipe = TextToVideo.from_pretrained(path.with_suffix(""), device=device)
+        samples[step] = pipe(PROMPTS, seed=0).cpu()
         scores[step] = read_samples(samples[step])
     print(f"sampled and read {len(PROMPTS)} prompts at {len(snap_steps)} snapshots "
           f"in {time.perf_counter() - start:.0f} s")
@@ -488,7 +516,7 @@ cells = [
     learns "one object" before it learns "which object". Whether the largest blob has the prompt's colour moves above
     chance only a little, and with 16 prompts each point is noisy (one prompt is 6%). Shapes with edges, the right
     motion and an object that stays the same from frame to frame need far more: the shipped model is 50 times
-    larger and was trained far longer on many more clips (section 6 puts the two side by side).
+    larger and was trained far longer on many more clips (the end of section 7 puts the two side by side).
     """),
     md("""
     ## 5 · Resuming is exact
@@ -501,17 +529,19 @@ cells = [
     code("""
     short = dataclasses.replace(cfg, steps=20, warmup_steps=5, checkpoint_every=5)
     straight_ema, straight = train_t2v(short, WORK / "straight", cache=cache, progress=False, snapshots=False,
-                                       return_model=True)
-    train_t2v(short, WORK / "interrupted", cache=cache, stop_at=10, progress=False, snapshots=False)  # ... crash
+                                       return_model=True, device=device)
+    train_t2v(short, WORK / "interrupted", cache=cache, stop_at=10, progress=False, snapshots=False,
+              device=device)  # ... crash
     after_crash = [p.stem for p in list_training_states(WORK / "interrupted")]
     resumed_ema, resumed = train_t2v(short, WORK / "interrupted", cache=cache, resume=True, progress=False,
-                                     snapshots=False, return_model=True)  # it says where it resumes from
+                                     snapshots=False, return_model=True, device=device)  # it says where it resumes
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
     print("training states after the crash:", after_crash)
+    same = torch.equal if EXACT else (lambda x, y: torch.allclose(x, y, atol=TOL))  # a GPU's scatter-adds vary
     for a, b in ((straight, resumed), (straight_ema, resumed_ema)):
-        assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+        assert all(same(v, b.state_dict()[k]) for k, v in a.state_dict().items())
     print("20 straight == 10 + 10 resumed, model and EMA, bit for bit ✓")
     """),
     md("""
@@ -527,151 +557,206 @@ cells = [
     print(f"{tensors.name} cut in half -> resume would use {latest_training_state(WORK / 'interrupted').stem}")
     """),
     md("""
-    ## 6 · How the shipped model was made
+    ## 6 · The shipped model
 
-    The shipped checkpoint `data/t2v/shapes` is the EMA of the recipe above with the `"shapes-edges"` preset, in
-    fourteen runs. Three ran on one thread of the 2-core CPU: the defaults of `T2VTrainConfig` from scratch, then a run
-    that starts from those weights (`--init-from`: a fresh optimiser and learning-rate schedule, new batches) and
-    trains at high noise more often, then one more like it. The next four ran on a borrowed GPU (an H200, minutes
-    each): the same continuation with 16 times the batch (512 clips), a four times larger latent cache (120,000
-    clips) and bf16 autocast, twice; the last two also with the auxiliary text loss of lesson 05 on every word
-    token and rotating clips drawn three times as often. Two of those were stopped before the end of their
-    schedules (`--stop-at`) when the GPU's time was up. The eighth went back to the CPU, both cores: the seventh's
-    recipe at batch 64 with `torch.compile`, 13,000 steps in 74 minutes (two DDP ranks), and the ninth did the same
-    again on fresh clips (72 minutes). The tenth and eleventh ran the same command on a slower CPU without bf16
-    instructions, 4,500 and 8,000 steps on one more fresh cache (63 and 113 minutes), and the twelfth to fourteenth
-    7,500 steps each on three more (100, 103 and 105 minutes). Its sidecar records each run's training
-    configuration, steps and wall-clock (`train.training_chain` lists them, oldest first). Set `TRAIN_FROM_SCRATCH = True` to rerun that exact recipe here, in-process, with a
-    progress bar (training states in `runs/t2v/lesson07` at the repository root, resumable: run the cell again
-    after an interruption; latent caches go to `runs/latents` and are reused). On a GPU (*Runtime → Change runtime
-    type* on Colab) that is a few hours, mostly the three small-batch runs; on one CPU thread the three CPU runs
-    alone take about four and a half hours, the four big-batch runs about a day and the last seven about ten and a half hours together. The lesson then uses your
-    model instead of the shipped one. Each run exports to `runs/t2v/lesson07/run<i>/shapes`, never over the
-    shipped file.
+    The shipped checkpoint `data/t2v/shapes` is this recipe with the `"shapes-edges"` preset (lesson 06): the same
+    loss, caption dropout, AdamW, clipping and EMA, with lesson 05's auxiliary text loss, on larger latent caches and
+    for far longer, continued from its own weights several times (`--init-from`: a fresh optimiser and schedule
+    each time). Its sidecar records every stage's configuration, steps and wall-clock (`train.training_chain`);
+    why each stage was run and what it measured is told in [docs/lab-notes.md](../docs/lab-notes.md) and
+    [data/t2v/README.md](../data/t2v/README.md). The sidecar, in short:
     """),
     code("""
-    TRAIN_FROM_SCRATCH = False  # True: the shipped model's full recipe (hours on a GPU, a day on a CPU thread)
-    """),
-    code("""
-    defaults = T2VTrainConfig()
-    # The shipped model's runs, oldest first: each later one continued the one before (--init-from). Each record
-    # carries its recipe; a record older than that habit is the first run, made with the defaults (its steps check it).
-    chain = training_chain(shipped_meta)
-    assert all(r.get("train_config") for r in chain[1:]) and (chain[0].get("train_config")
-                                                              or chain[0]["steps_trained"] == defaults.steps)
-    stages = []  # (config, steps it ran, run directory here, run directory in the printed command)
-    for i, r in enumerate(chain):
-        c = T2VTrainConfig(**r["train_config"]) if r.get("train_config") else defaults
-        c = dataclasses.replace(c, init_from=f"{stages[-1][2]}/shapes" if stages else "")
-        ran = int(r.get("steps_trained", r.get("step", c.steps)))  # < c.steps: stopped early (--stop-at)
-        stages.append((c, ran, f"runs/t2v/lesson07/run{i + 1}", f"runs/t2v/run{i + 1}"))
-    for i, (c, ran, _, name) in enumerate(stages):
-        flags = config_flags(c, skip=("init_from",))  # the fields that differ from the defaults
-        start = f"--init-from {stages[i - 1][3]}/shapes " if i > 0 else ""
-        export = "data/t2v/shapes" if i == len(stages) - 1 else f"{name}/shapes"
-        if ran == c.steps:
-            print(f"python -m minivid.train t2v {start}--out {name} --export {export}", *flags)
-        else:  # stopped early: the EMA of the training state at that step is what was exported
-            print(f"python -m minivid.train t2v {start}--out {name} --stop-at {ran}", *flags)
-            print(f"python -m minivid.train export-t2v --run {name} --out {export}")
-    if TRAIN_FROM_SCRATCH:
-        here = os.getcwd()
-        os.chdir(ROOT)  # the recipe's paths (data/vae/shapes, runs/latents) are relative to the repository root
-        try:
-            for c, ran, out, _ in stages:
-                train_t2v(c, out, resume=True, stop_at=ran, device="auto")
-                export_from_run(out, f"{out}/shapes")  # the EMA at step `ran`, as --export writes at the end
-        finally:
-            os.chdir(here)
-        T2V_PATH = ROOT / stages[-1][2] / "shapes"
-    else:
-        T2V_PATH = SHIPPED_T2V
-    pipe = TextToVideo.from_pretrained(T2V_PATH, device="cpu")
-    print("using", T2V_PATH.relative_to(ROOT))
+    shipped_meta = read_meta(SHIPPED_T2V, kind="t2v")
+    arch = shipped_meta["config"]
+    total_steps, total_seconds = training_story(shipped_meta)  # every stage it was continued from, summed
+    print(f"DiT {shipped_meta['train_config']['preset']!r}: width {arch['width']}, depth {arch['depth']}, "
+          f"{sum(math.prod(s) for s in shipped_meta['tensors'].values()):,} parameters, latents "
+          f"{shipped_meta['latent_shape']}")
+    print(f"{total_steps:,} optimiser steps, {total_seconds / 3600:.1f} hours of training in all | "
+          f"recommended sampling: {shipped_meta['sampling']}")
     """),
     md("""
-    What the shipped model's sidecar says about its training:
+    ## 7 · Train your own: a VAE and a DiT from scratch in an hour
+
+    One command trains everything a text-to-video model needs, from nothing, in about an hour on a 2-core CPU: the
+    VAE of lesson 03 (about 14 minutes), the latent cache (about 2) and the DiT of this lesson (about 50, as two
+    data-parallel processes with `torchrun`, each taking half of every batch):
+
+    ```bash
+    python -m minivid.train recipe hour
+    ```
+
+    It runs these commands, which you can also run one by one from the repository root
+    ([data/t2v/README.md](../data/t2v/README.md), "The narrowed hour, timed", where each was timed):
+
+    ```bash
+    python -m minivid.train vae --threads 2 --out runs/hour/vae --export runs/hour/vae/shapes
+    python -m minivid.train cache-latents --vae runs/hour/vae/shapes --n 12000 --threads 2 --workers 1 \\
+        --rotation-start canonical --rotation-speed 15 --out runs/latents/$(python -c "from minivid.train import \\
+    T2VTrainConfig as C, t2v_cache_path as p; print(p(C(vae='runs/hour/vae/shapes', cache_clips=12000, \\
+    rotation_start='canonical', rotation_speed=15)).name)")
+    OMP_NUM_THREADS=1 torchrun --nproc_per_node 2 -m minivid.train t2v --threads 1 --vae runs/hour/vae/shapes \\
+        --cache-clips 12000 --batch-size 64 --steps 7500 --text-aux-weight 1 --text-aux-from tokens \\
+        --rotation-weight 3 --compile --bf16 --timestep-shift 3 --lr 1e-3 \\
+        --rotation-start canonical --rotation-speed 15 --out runs/hour/t2v
+    python benchmarks/t2v_monitor.py --run runs/hour/t2v --vae runs/hour/vae/shapes --every 0 --once --guidance 2 \\
+        --out runs/hour/time_to_quality.json
+    ```
+
+    The DiT stage is `HOUR` of section 3. Two choices, both within the world's spec, make the hour: every rotating
+    training clip starts upright and turns at 15°/frame (the spec allows any start pose and 10-20°/frame; with one
+    pose to draw, the model has nothing to commit to, lesson 09), and samples are drawn at guidance 2, which follows
+    held-out prompts better for this model than the default 4 (measured on other seeds than the curve below). The
+    shipped model keeps the full spec.
+
+    Set `TRAIN_YOUR_OWN = True` to run those commands from here (from the repository root, into `runs/hour/`; never
+    over the shipped files). A progress bar follows the DiT's steps and every EMA snapshot (each 500 steps) is
+    sampled as it appears. Each stage resumes where it stopped: run the cell again after an interruption. On a GPU
+    (*Runtime → Change runtime type* on Colab) it is much faster. Off by default: the notebook itself must run in
+    minutes.
     """),
     code("""
-    tc, steps_done, seconds = shipped_meta["train_config"], shipped_meta["steps_trained"], shipped_meta["train_seconds"]
-    seen = steps_done * tc["batch_size"]
-    print(f"architecture: DiT {tc['preset']!r}, width {shipped_meta['config']['width']}, depth "
-          f"{shipped_meta['config']['depth']}, "
-          f"{sum(math.prod(s) for s in shipped_meta['tensors'].values()):,} parameters")
-    print(f"data: {tc['cache_clips']:,} cached clips (seed {tc['data_seed']}), latents {shipped_meta['latent_shape']}, "
-          f"VAE {shipped_meta['vae']['path']} (sha256 {shipped_meta['vae']['sha256'][:12]}...)")
-    print(f"trained: {steps_done:,} steps x {tc['batch_size']} = {seen:,} latents seen "
-          f"({seen / tc['cache_clips']:.1f} passes over the cache)")
-    print(f"wall-clock: {seconds / 60:.1f} min ({steps_done / seconds:.2f} steps/s) on "
-          f"{shipped_meta.get('trained_on', 'the CPU')}, {tc['threads'] or 'default'} CPU thread(s)"
-          + (f"; stopped at step {steps_done:,} of a {tc['steps']:,}-step schedule" if steps_done < tc["steps"] else ""))
-    if shipped_meta.get("init_from"):  # a continuation (--init-from): the runs it started from came first
-        for i, r in enumerate(reversed(chain[:-1])):
-            print(f"{'  which ' if i else ''}continued from {r['path']} as it was then (sha256 {r['sha256'][:12]}..., "
-                  f"{r['steps_trained']:,} steps, {r['train_seconds'] / 60:.1f} min on {r.get('trained_on') or 'cpu'})")
-        total_steps, _ = training_story(shipped_meta)
-        where = training_seconds_by_device(shipped_meta)
-        print(f"each continuation with a fresh optimiser and lr schedule (this one's peak {tc['lr']:g}): "
-              f"{len(chain)} runs, {total_steps:,} steps, "
-              + " + ".join(f"{sec / 60:.0f} min on {device}" for device, sec in where.items()))
-    print(f"shipped: EMA weights (decay {tc['ema_decay']}), sampling defaults {shipped_meta['sampling']}")
-    print("\\nfull training config:", json.dumps(tc))
-    if "history" in shipped_meta:  # a loss curve, if the run recorded one in the sidecar
-        h = np.array(shipped_meta["history"])
-        fig, ax = plt.subplots(figsize=(6, 2.6), layout="constrained")
-        ax.plot(h[:, 0], h[:, 1])
-        ax.set(xlabel="step", ylabel="loss", title="the shipped run")
-        plt.show()
-    else:
-        print("(the sidecar records no loss curve: it stays with the run's training states)")
+    TRAIN_YOUR_OWN = False  # True: VAE + cache + DiT from scratch, about an hour on a 2-core CPU
+    """),
+    code("""
+    def run_stage(cmd, env=None, log=None):
+        \"\"\"Run one command from the repository root; its output goes here (or to the file `log`).\"\"\"
+        print("$", " ".join(cmd), flush=True)
+        out = subprocess.PIPE if log is None else open(log, "a")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+        if log is None:
+            for line in proc.stdout:
+                print(line, end="")
+        return proc
+
+
+    def finished(proc, what):
+        if proc.wait() != 0:
+            raise RuntimeError(f"the {what} stage failed (exit {proc.returncode}); run the cell again to resume it")
+
+
+    def watch_dit(proc, run_dir, steps, prompts, guidance):
+        \"\"\"While the DiT trains: a progress bar over its steps, and samples of every new EMA snapshot.\"\"\"
+        from tqdm.auto import tqdm
+
+        seen, log = set(), Path(run_dir) / "log.jsonl"
+        with tqdm(total=steps, desc="DiT steps") as bar:
+            while True:
+                running = proc.poll() is None
+                if log.exists() and log.read_text().strip():
+                    bar.update(json.loads(log.read_text().splitlines()[-1])["step"] - bar.n)
+                for snap in sorted(Path(run_dir).glob("ema-*.json")):
+                    if snap.stem not in seen:
+                        seen.add(snap.stem)
+                        clips = TextToVideo.from_pretrained(snap.with_suffix(""), device=device)(
+                            prompts, seed=0, guidance=guidance)
+                        display(viz.show_video(clips.cpu(), [f"{snap.stem}: {p}" for p in prompts], scale=2))
+                if not running:
+                    return
+                time.sleep(5)
+
+
+    def flags(c):
+        \"\"\"The command-line flags of a config's fields that differ from the defaults.\"\"\"
+        out = []
+        for f in dataclasses.fields(c):
+            value = getattr(c, f.name)
+            if value != f.default:
+                name = "--" + ("" if value is not False else "no-") + f.name.replace("_", "-")
+                out += [name] if isinstance(value, bool) else [name, str(value)]
+        return out
+
+
+    def train_your_own(hour=HOUR, root="runs/hour", vae=None):
+        \"\"\"The one-hour recipe, stage by stage, resumable; returns the path of the exported DiT.
+        `vae`: an existing VAE checkpoint to use instead of training one.\"\"\"
+        py = [sys.executable]
+        if vae is None:
+            vae = f"{root}/vae/shapes"
+            finished(run_stage(py + ["-m", "minivid.train", "vae", "--threads", "2", "--out", f"{root}/vae",
+                                     "--export", vae, "--resume"]), "VAE")
+        vae = ROOT / vae  # the commands run from the repository root, this kernel elsewhere
+        hour = dataclasses.replace(hour, vae=str(vae))
+        cache = t2v_cache_path(hour, ROOT / "runs/latents")  # named by the VAE's sha256
+        if not cache.with_suffix(".safetensors").exists():
+            finished(run_stage(py + ["-m", "minivid.train", "cache-latents", "--vae", str(vae), "--n",
+                                     str(hour.cache_clips), "--seed", str(hour.data_seed), "--threads", "2",
+                                     "--workers", "1", "--rotation-start", hour.rotation_start, "--rotation-speed",
+                                     str(hour.rotation_speed), "--out", str(cache)]), "latent cache")
+        ranks = 2 if device.type == "cpu" else 1  # two CPU processes share the two cores; one GPU is one rank
+        run_dir = ROOT / root / "t2v"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        proc = run_stage(py + ["-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "-m", "minivid.train",
+                               "t2v", *flags(hour), "--out", str(run_dir), "--export", str(run_dir / "shapes"),
+                               "--resume"], env={"OMP_NUM_THREADS": "1"}, log=run_dir / "console.txt")
+        watch_dit(proc, run_dir, hour.steps, PROMPTS[:2], guidance=2.0)
+        finished(proc, "DiT")
+        return run_dir / "shapes"
+
+
+    YOURS = train_your_own() if TRAIN_YOUR_OWN else None
     """),
     md("""
-    What that wall-clock bought, measured while the CPU runs went on: `benchmarks/t2v_monitor.py` sampled the 48
-    held-out prompts (combinations of shape, colour and motion the model never saw in training) from each EMA
-    snapshot, and wrote `benchmarks/results/t2v_time_to_quality.json`. Beside it (dashed, log scale of minutes):
-    the same preset trained from scratch on the GPU with batch 512, sharing the GPU with two other runs, scored on
-    the same 48 prompts by `benchmarks/t2v_gpu.py` (`benchmarks/results/t2v_gpu.json`):
+    What that hour buys, measured: `benchmarks/t2v_monitor.py` sampled the 48 held-out prompts (combinations of
+    shape, colour and motion that no training clip shows; lesson 09) from every EMA snapshot of a timed run of those
+    commands, at guidance 2 and at the default 4, and wrote `benchmarks/results/t2v_time_to_quality_narrow_g2.json`
+    and `t2v_time_to_quality_narrow.json`. The x axis is the whole recipe's wall-clock, VAE and cache included. The
+    shipped model is the comparison: its score on the same 48 prompts, with its own recommended sampling, is
+    computed here (about half a minute):
     """),
     code("""
-    ttq_path = ROOT / "benchmarks/results/t2v_time_to_quality.json"
-    if ttq_path.exists():
-        ttq = json.loads(ttq_path.read_text())
-        points = [p for p in ttq.get("points", []) if "heldout" in p]
-        minutes = np.array([p["train_seconds"] for p in points]) / 60
-        fig, ax = plt.subplots(figsize=(7, 2.8), layout="constrained")
-        for attribute in ("colour", "shape", "motion", "consistency", "overall"):
-            ax.plot(minutes, [p["heldout"][attribute] for p in points], "o-", ms=3, label=attribute,
-                    lw=2.5 if attribute == "overall" else 1)
-        gpu_path = ROOT / "benchmarks/results/t2v_gpu.json"
-        if gpu_path.exists():  # the from-scratch GPU run's snapshots: edges-ema-<step>, then its end, edges
-            gpu = [m for name, m in json.loads(gpu_path.read_text())["models"].items() if name.startswith("edges")]
-            gpu.sort(key=lambda m: m["steps"])
-            ax.plot([m["train_seconds"] / 60 for m in gpu], [m["heldout"]["overall"] for m in gpu], "s--", ms=4,
-                    color="k", label="overall, from scratch on a GPU")
-            print("GPU from scratch, minutes:", [round(m["train_seconds"] / 60, 1) for m in gpu],
-                  "held-out overall:", [round(m["heldout"]["overall"], 2) for m in gpu])
-        ax.set(xlabel="training minutes (after the VAE and the latent cache)", ylabel="held-out, fraction right",
-               ylim=(-0.05, 1.05), xscale="log", title="the shipped model's CPU runs: quality against wall-clock")
-        ax.legend(fontsize=8, ncol=2)
-        plt.show()
-        print("steps:", [p["step"] for p in points])
-        print("held-out overall:", [round(p["heldout"]["overall"], 2) for p in points])
-        if "vae_train_seconds" in ttq and "cache_seconds" in ttq:
-            print(f"before the first step: VAE {ttq['vae_train_seconds'] / 60:.0f} min, "
-                  f"latent cache {ttq['cache_seconds'] / 60:.0f} min")
-    else:
-        print(f"no {ttq_path.relative_to(ROOT)} here: run benchmarks/t2v_monitor.py beside a training run to make it")
+    HELD_OUT = [world.caption(s, "en") for g, s in world.load_eval_set(ROOT / "data/eval_set.json") if g == "heldout"]
+    start = time.perf_counter()
+    pipe = TextToVideo.from_pretrained(SHIPPED_T2V, device=device)
+    with torch.no_grad():
+        shipped_heldout = evaluate.prompt_adherence(pipe(HELD_OUT, seed=0).cpu(), HELD_OUT)
+    print(f"shipped model, {len(HELD_OUT)} held-out prompts, seed 0, sampling {pipe.defaults}: "
+          f"{shipped_heldout['overall']:.1%} correct ({time.perf_counter() - start:.0f} s)")
+    if YOURS is not None:
+        with torch.no_grad():
+            yours_heldout = evaluate.prompt_adherence(
+                TextToVideo.from_pretrained(YOURS, device=device)(HELD_OUT, seed=0, guidance=2.0).cpu(), HELD_OUT)
+        print(f"yours, guidance 2: {yours_heldout['overall']:.1%} correct")
+    """),
+    code("""
+    curves = {}
+    for label, name in (("guidance 2", "t2v_time_to_quality_narrow_g2.json"),
+                        ("guidance 4 (default)", "t2v_time_to_quality_narrow.json")):
+        path = ROOT / "benchmarks/results" / name
+        if path.exists():
+            points = [p for p in json.loads(path.read_text())["points"] if "heldout" in p]
+            curves[label] = ([p["total_seconds"] / 60 for p in points], [p["heldout"]["overall"] for p in points],
+                             [p["step"] for p in points])
+    fig, ax = plt.subplots(figsize=(7.5, 3), layout="constrained")
+    for (label, (minutes, overall, _)), style in zip(curves.items(), ("o-", "s--")):
+        ax.plot(minutes, overall, style, ms=4, label=f"one-hour recipe, {label}")
+    ax.axhline(shipped_heldout["overall"], color="k", lw=1, ls=":", label="shipped model (computed above)")
+    ax.axvline(60, color="grey", lw=0.8)
+    ax.set(xlabel="minutes from scratch (VAE + latent cache + DiT)", ylabel="held-out prompts correct",
+           ylim=(-0.05, 1.05), title="time to quality, 48 held-out prompts")
+    ax.legend(fontsize=8, loc="lower right")
+    plt.show()
+    for label, (minutes, overall, steps) in curves.items():
+        inside = [(m, o, s) for m, o, s in zip(minutes, overall, steps) if m <= 60]
+        m, o, s = max(inside, key=lambda x: x[0])
+        print(f"{label}: {o:.1%} at step {s:,}, {m:.1f} min (the last snapshot inside the hour); "
+              f"first >= 90%: " + next((f"{mm:.1f} min" for mm, oo, _ in zip(minutes, overall, steps) if oo >= 0.9),
+                                       "never"))
     """),
     md("""
-    Colour is learnt first, then shape, and motion and temporal consistency last: the same order as in the live run,
-    over a longer time scale. "Overall" is strict (every attribute right, in every frame), so it moves last. Now the
-    shipped model (or yours) on the lesson's 16 prompts, against the live run's last snapshot:
+    Colour comes first, then shape and motion, and temporal consistency last: the same order as in the live run, on a
+    longer time scale. Guidance 2 lifts the curve mostly through consistency: at higher guidance this model's circles
+    tend to turn square midway. Now the shipped model on the lesson's 16 prompts, against the live run's last snapshot:
     """),
     code("""
-    shipped_samples = pipe(PROMPTS, seed=0)
+    with torch.no_grad():
+        shipped_samples = pipe(PROMPTS, seed=0).cpu()
     shipped_score = read_samples(shipped_samples)
-    last, name = snap_steps[-1], "yours" if TRAIN_FROM_SCRATCH else "shipped"
-    for who, s in ((f"live 'tiny', step {last}", scores[last]), (f"{name} {recipe.preset!r}", shipped_score)):
+    last, name = snap_steps[-1], "shipped"
+    for who, s in ((f"live 'tiny', step {last}", scores[last]), (f"{name} {shipped_meta['train_config']['preset']!r}",
+                                                                shipped_score)):
         print(f"{who:24s} objects per clip {s['objects per clip']:.1f} | largest right colour "
               f"{s['largest: right colour']:.2f} | strict: " + ", ".join(f"{a} {s[a]:.2f}" for a in
                                                                            ("colour", "shape", "motion", "overall")))
@@ -679,7 +764,7 @@ cells = [
                    [f"live, step {last}: {p}" for p in PROMPTS[:2]] + [f"{name}: {p}" for p in PROMPTS[:2]], scale=2)
     """),
     md("""
-    ## 7 · Play with it
+    ## 8 · Play with it
 
     Move through the live run's EMA snapshots for one prompt: the decoded sample at that step (frames left to right)
     and where that step sits on the loss curve. The controls need a running kernel; a static example follows.
@@ -706,38 +791,25 @@ cells = [
     explore_snapshot(snap_steps[-1], PROMPTS[2])  # a static example: the last snapshot
     """),
     md("""
-    ## 8 · Your turn: the learning-rate schedule
+    ## 9 · Your turn: the learning-rate schedule
 
-    Write `my_lr_at(step, lr, warmup_steps, steps, min_lr_ratio)`: for step k < warmup_steps, a linear warm-up
-    `lr · (k + 1) / warmup_steps` (so step 0 already moves); after it, a half cosine from `lr` down to
+    Write `my_lr_schedule(step, lr, warmup_steps, steps, min_lr_ratio)`: for step k < warmup_steps, a linear
+    warm-up `lr · (k + 1) / warmup_steps` (so step 0 already moves); after it, a half cosine from `lr` down to
     `lr · min_lr_ratio` at step `steps`, with progress p = (k − warmup) / (steps − warmup) (at least 1 in the
-    denominator), and held at the minimum after `steps` (p capped at 1).
-
-    The cell ships with a working solution so the notebook runs top to bottom. **Replace the marked lines with your own
-    code** and run the check below it: it raises an `AssertionError` naming the first configuration and step where
-    your schedule disagrees with `train.lr_at`.
+    denominator), and held at the minimum after `steps` (p capped at 1). The check compares it with `train.lr_at`
+    on four configurations (the defaults, the live run's and two edge cases) at the steps where schedules go wrong.
     """),
     code("""
-    def my_lr_at(step, lr, warmup_steps, steps, min_lr_ratio):
+    def my_lr_schedule(step, lr, warmup_steps, steps, min_lr_ratio):
         \"\"\"The learning rate of optimiser step `step` (0-based).\"\"\"
-        # ---- your turn: replace this ---------------------------------------------------------------
-        if step < warmup_steps:
-            return lr * (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
-        return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-        # ---------------------------------------------------------------------------------------------
+        # ---- your code here ----
+        raise NotImplementedError("write my_lr_schedule")
     """),
     code("""
-    # NBVAL_CHECK_OUTPUT
-    for c in (cfg, recipe, T2VTrainConfig(lr=1e-3, warmup_steps=10, steps=10, min_lr_ratio=0.0),
-              T2VTrainConfig(lr=3e-4, warmup_steps=1, steps=50, min_lr_ratio=0.5)):
-        w = c.warmup_steps
-        for step in sorted({0, 1, w - 1, w, w + 1, (w + c.steps) // 2, c.steps - 1, c.steps, c.steps + 7}):
-            got, want = my_lr_at(step, c.lr, c.warmup_steps, c.steps, c.min_lr_ratio), lr_at(c, step)
-            assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
-                f"lr={c.lr}, warmup={c.warmup_steps}, steps={c.steps}, min_lr_ratio={c.min_lr_ratio}: "
-                f"step {step} gives {got}, lr_at gives {want}")
-    print("my_lr_at == train.lr_at on 4 configurations ✓")
+    _ = check("07_training_text_to_video", "lr_schedule", my_lr_schedule)
+    """),
+    md("""
+    Stuck? `show_solution("07_training_text_to_video", "lr_schedule")` prints the reference.
     """),
     md("""
     ## Recap
@@ -748,17 +820,22 @@ cells = [
       inside the same network.
     - One step: batch k is a pure function of (seed, k); x_t = (1 − t)·x₀ + t·ε with **logit-normal** t; loss =
       mean (DiT(x_t, t, caption) − (ε − x₀))²; **clip** the gradient norm to 1; **AdamW** at lr(k), a linear
-      **warm-up** then a **cosine**; **EMA** with a warmed-up decay. Written by hand, it equals `train_t2v` exactly.
+      **warm-up** then a **cosine**; then the **EMA**, ema ← d·ema + (1 − d)·weights, after the step, with a
+      warmed-up decay. Written by hand, it equals `train_t2v` exactly.
     - At step 0 only the final layer learns: adaLN-Zero's zero output blocks every other gradient.
     - Checkpoints are **atomic** and verified; **resume** gives bit-for-bit the uninterrupted run.
     - A minute of a tiny model gives coloured blobs; the loss says little about quality, samples read by an
-      evaluator say more. The shipped model is the same recipe, bigger and longer: its sidecar and the
-      time-to-quality curve tell how it was made.
+      evaluator say more.
+    - **Train your own**: the same recipe with the 3.4M-parameter DiT, from scratch with its own VAE, in about an
+      hour on a 2-core CPU, one command (`python -m minivid.train recipe hour`); how close it gets to the shipped
+      model on held-out prompts is the measured curve above. The shipped model is the same recipe, trained far
+      longer, on the full spec.
 
-    **Next: [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb)** (samplers, guidance
-    strength, what a clip costs). Previous: [06 · The diffusion transformer](06_diffusion_transformer.ipynb); the
-    captions and guidance: [05 · Text conditioning](05_text_conditioning.ipynb); the evaluator used above:
-    [09 · Evaluation](09_evaluation.ipynb).
+    The evaluator used above is the subject of [09 · Evaluation](09_evaluation.ipynb); the captions and guidance of
+    [05 · Text conditioning](05_text_conditioning.ipynb).
+
+    Previous: [06 · The diffusion transformer](06_diffusion_transformer.ipynb) · Next: [08 · Samplers and inference
+    compute](08_samplers_and_inference_compute.ipynb)
     """),
     code("""
     import shutil

@@ -52,11 +52,11 @@ cells = [
 
     from minivid import diffusion, evaluate, patching, sampling, text, world
     from minivid.checkpoint import find_shipped
+    from minivid.exercises import check, show_solution, solutions_module
     from minivid.pipeline import FLOW_SAMPLERS, TextToVideo, noise_for
     from minivid.viz import show_video
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
-    torch.set_num_threads(1)  # small models: one thread is fastest, and polite on a shared machine
     _ = torch.manual_seed(0)  # every random draw below is seeded
     """),
     md("""
@@ -69,7 +69,7 @@ cells = [
     """),
     code("""
     ROOT = find_shipped("data/t2v/shapes").parents[2]  # the repository checkout: data/, benchmarks/results/
-    pipe = TextToVideo.from_pretrained(ROOT / "data/t2v/shapes", device="cpu")
+    pipe = TextToVideo.from_pretrained(ROOT / "data/t2v/shapes", device=device)
     cfg = pipe.dit.config
     GUIDANCE = pipe.defaults["guidance"]  # the checkpoint's recommended classifier-free guidance scale
     SHIFT = pipe.defaults["shift"]  # ... and time shift (section 1)
@@ -167,7 +167,7 @@ cells = [
     two = PROMPTS[:2]
     ids, mask = text.encode_batch(two)
     null_ids, null_mask = text.encode_batch([None] * len(two))  # the empty prompt: the unconditional input
-    x1 = torch.stack([noise_for(i, 0, pipe.latent_size(17), "cpu") for i in range(len(two))])  # noise at t = 1
+    x1 = torch.stack([noise_for(i, 0, pipe.latent_size(17), device) for i in range(len(two))])  # noise at t = 1
     ts = my_flow_timesteps(8, SHIFT)  # the checkpoint's recommended time steps, as the pipeline uses them
 
     mine_v = my_guided_velocity(pipe.dit, ids, mask, null_ids, null_mask, GUIDANCE)
@@ -487,7 +487,7 @@ cells = [
     axes[0].set_ylim(0, 1)
     axes[1].set_ylim(0, 1)
     plt.show()
-    print(f"seconds per clip ~= {fixed:.3f} + {1000 * per_pass:.1f} ms x DiT passes (this machine, 1 thread, batch of "
+    print(f"seconds per clip ~= {fixed:.3f} + {1000 * per_pass:.1f} ms x DiT passes (this machine: {device}, batch of "
           f"{len(PROMPTS)})")
     """),
     md("""
@@ -567,7 +567,7 @@ cells = [
     """),
     md("""
     Measured against the clock: the fit of section 5 gives the seconds of one pass over a batch of clips, so this
-    CPU thread's useful work rate is FLOPs per pass ÷ seconds per pass. And the fixed part, compared with timing the
+    device's useful work rate is FLOPs per pass ÷ seconds per pass. And the fixed part, compared with timing the
     VAE decoder alone:
     """),
     code("""
@@ -723,8 +723,9 @@ cells = [
     ("Guiding a Diffusion Model with a Bad Version of Itself") pull it away from a **weaker model of the same
     data** as well: where the weaker model spreads its samples between possibilities (two colours half swapped, a
     shape half turned), the difference v_cond − v_weak points out of that spread. The shipped checkpoint names
-    one in its sidecar: the recipe's first training run alone (9,000 CPU steps, the same network), shipped as
-    `data/t2v/weak` and hash-checked on load, and recommends a weight for it, so a plain `pipe(prompts)` uses it
+    one in its sidecar: the same network after a fraction of the shipped model's training (the cell below counts
+    both from their sidecars), shipped as `data/t2v/weak` and hash-checked on load, and recommends a weight for
+    it, so a plain `pipe(prompts)` uses it
     (`autoguidance=0` turns it off, as every section above did). With weight w on top of guidance s,
 
     v = v_cond + w·(v_cond − v_weak) + (s − 1)·(v_cond − v_uncond),
@@ -752,7 +753,7 @@ cells = [
     PAIRS = [world.caption(world.sample_scene(seed, num_objects=2)) for seed in range(4)]  # two objects each
     ids, mask = text.encode_batch(PAIRS)
     null_ids, null_mask = text.encode_batch([None] * len(PAIRS))
-    x1 = torch.stack([noise_for(i, 0, pipe.latent_size(17), "cpu") for i in range(len(PAIRS))])
+    x1 = torch.stack([noise_for(i, 0, pipe.latent_size(17), device) for i in range(len(PAIRS))])
     mine_v = my_autoguided_velocity(pipe.dit, pipe.weak, ids, mask, null_ids, null_mask, GUIDANCE, 1.0)
     package_v = sampling.autoguidance(pipe.dit, pipe.weak, (ids, mask), (null_ids, null_mask), GUIDANCE, 1.0)
     with torch.no_grad():
@@ -778,34 +779,11 @@ cells = [
     """),
     md("""
     Four clips are an illustration, not a measurement: clip by clip the two samplers disagree in both directions,
-    and only a count over hundreds of clips says which way they lean. `benchmarks/t2v_sampling_tricks.py` measures it on the eval
-    set's 128 two-object scenes and 104 single-object ones, four seeds each (read now when the file is in this
-    checkout):
-    """),
-    code("""
-    tricks_file = ROOT / "benchmarks/results/t2v_sampling_tricks.json"
-    if not tricks_file.exists():
-        print("benchmarks/results/t2v_sampling_tricks.json is not in this checkout: "
-              "`python benchmarks/t2v_sampling_tricks.py --weak-model data/t2v/weak` makes it")
-    else:
-        tricks = json.loads(tricks_file.read_text())
-        print(f"{'variant':30s} {'calls/clip':>10s} {'rotating':>9s} {'not rot.':>9s} {'two objects':>12s}  "
-              f"({tricks['clips']['two_object']} two-object clips)")
-        for row in tricks["rows"]:
-            if row["variant"] in ("euler", "guidance 4 + autoguidance 1"):
-                print(f"{row['variant']:30s} {row['model_calls_per_clip']:10d} {row['rotating']['overall']:9.1%} "
-                      f"{row['not_rotating']['overall']:9.1%} {row['two_object']['overall']:12.1%}")
-    """),
-    md("""
-    Measured there, on the five-run model (shipped before the runs with lesson 05's tokens loss), autoguidance binds two objects better
-    (the right colour on the right shape, kept over the clip) and leaves single objects about as they were, rotations
-    included (within the noise of 208 clips): a weaker model that blends turns does not show the stronger one which
-    pose to commit to.
-
-    On the seven-run model it paid everywhere. `benchmarks/t2v_guidance.py`
-    samples the 160 single-object prompts of the steps sweep and the 128 two-object ones at every guidance scale ×
-    autoguidance weight, with seeds 1 and 2
-    (not the seed 0 the README quotes, so that the choice is not fitted to the clips it is judged on):
+    and only a count over hundreds of clips says which way they lean. `benchmarks/t2v_guidance.py` samples 160
+    single-object prompts (48 held-out, 112 seen) and the 128 two-object ones at every guidance scale × autoguidance
+    weight, with seeds 1 and 2 (not seed 0, so that the choice is not fitted to the clips it is judged on). A results
+    file names the checkpoint it measured (its sha256); the cell says whether that is the one loaded here, since a
+    table about another checkpoint says nothing about this one:
     """),
     code("""
     grid_files = sorted(ROOT.glob("benchmarks/results/autoguidance_default/guidance_seed*.json"))
@@ -813,6 +791,11 @@ cells = [
         print("benchmarks/results/autoguidance_default/ is not in this checkout: `python benchmarks/t2v_guidance.py "
               "--scales 3,4,5 --autoguidance 0,1,1.5 --seeds 1,2` measures it")
     else:
+        measured = {json.loads(f.read_text())["model_sha256"] for f in grid_files}
+        loaded = pipe.meta["sha256"]
+        print("measured on the checkpoint loaded here ✓" if measured == {loaded} else
+              f"measured on checkpoint {', '.join(m[:12] for m in measured)}..., not the one loaded here "
+              f"({loaded[:12]}...): rerun the command above (`--out` into that folder) to measure this one")
         pooled = {}  # (guidance, weight) -> group -> scores of each seed's file
         for f in grid_files:
             for row in json.loads(f.read_text())["rows"]:
@@ -822,21 +805,17 @@ cells = [
         print(f"{'guidance':>8s} {'autoguidance':>12s} {'held-out':>9s} {'seen':>6s} {'two objects':>12s}   "
               f"({len(grid_files)} seeds; 48 + 112 + 128 prompts each)")
         for (scale, weight), groups in sorted(pooled.items()):
-            mark = "  <- recommended" if (scale, weight) == (GUIDANCE, AUTOGUIDANCE) else ""
+            mark = "  <- recommended now" if (scale, weight) == (GUIDANCE, AUTOGUIDANCE) else ""
             print(f"{scale:8g} {weight:12g} " + " ".join(f"{np.mean(groups[g]):{w}.1%}" for g, w in
                                                           (("heldout", 9), ("seen", 6), ("two_object", 12))) + mark)
     """),
     md("""
-    At every scale both weights beat none on two objects (by 6-8 points), and on single objects at scales 3 and 4;
-    and a lower scale suits autoguidance: it already pulls towards the caption, so less of the classifier-free pull
-    is needed. So the checkpoint records guidance 3
-    with weight 1 (`python -m minivid.train name-weak --autoguidance 1 --guidance 3`), and `pipe(prompts)` pays 1.5
-    times the passes of plain guidance for it; `pipe(..., autoguidance=0, guidance=4)` (guidance alone was best at 4
-    in the table) or `minivid generate ... --autoguidance 0 --guidance 4` is the cheaper sampler. The eighth run kept
-    the setting; checked on it with the same seeds (`benchmarks/results/cpu_run8/guidance_seed{1,2}.json`),
-    guidance 3 with weight 1 follows 92.5% of single-object and 66.0% of two-object prompts, against 89.7% and
-    55.5% for guidance 4 alone (guidance 4 with weight 1 ties: 92.5 / 66.0%); the ninth run, trained the same way
-    again, kept it unchecked. That is the trade this lesson is about: a better clip for more passes, measured, and
+    Read such a table for the trade, group by group: does the third pass pay on two-object prompts, where binding
+    each colour to its shape is hardest, and on single objects? And which guidance scale goes with it: autoguidance
+    already pulls towards the caption, so it may need less of the classifier-free pull. The chosen pair is recorded in
+    the checkpoint (`python -m minivid.train name-weak --autoguidance 1 --guidance 3`), and `pipe(prompts)` pays 1.5
+    times the passes of plain guidance for it; `pipe(..., autoguidance=0)` or `minivid generate ... --autoguidance 0`
+    is the cheaper sampler. That is the trade this lesson is about: a better clip for more passes, measured, and
     chosen per use.
 
     ## 9 · Play with it
@@ -882,45 +861,43 @@ cells = [
     md("""
     ## 10 · Your turn: what does a sampler run cost?
 
-    Write `my_sampling_cost(sampler, steps, guidance)` for **one clip** of the shipped model sampled with
-    classifier-free guidance alone (`autoguidance=0`; section 8's third pass runs the weaker model, a network of its
-    own). It returns a dict with
+    Write `my_sampling_cost(sampler, steps, guidance, tokens, flops_per_pass)` for **one clip** of the shipped model
+    sampled with classifier-free guidance alone (`autoguidance=0`; section 8's third pass runs the weaker model, a
+    network of its own). It returns a dict with
 
     - `"passes"`: the DiT forward passes the pipeline makes. Mind the details of section 2: which steps of Heun
       need a second velocity, what `"ddim"` runs on a flow model, and when classifier-free guidance can skip one of
       its two calls (read `sampling.classifier_free_guidance`);
-    - `"tokens"`: the token evaluations (every pass reads all `TOKENS` tokens of the clip);
-    - `"flops"`: the FLOPs, with `FORWARD.total` per pass.
+    - `"tokens"`: the token evaluations (every pass reads all `tokens` tokens of the clip);
+    - `"flops"`: the FLOPs, at `flops_per_pass` per pass.
 
-    The cell ships with a working solution so the notebook runs top to bottom. **Replace the marked lines with your own
-    code** and run the check below it: it runs the real pipeline for every sampler, several step counts and
-    guidance scales, counts the passes with the hook of section 5, and raises an `AssertionError` naming the first
-    setting where your count is off.
+    The check runs the real pipeline for every sampler, several step counts and guidance scales, counts the passes
+    with a forward hook like the one of section 5, and names the first setting where your count is off.
     """),
     code("""
-    def my_sampling_cost(sampler, steps, guidance):
+    def my_sampling_cost(sampler, steps, guidance, tokens, flops_per_pass):
         \"\"\"DiT passes, token evaluations and FLOPs to sample one clip with the shipped (flow) model.\"\"\"
-        # ---- your turn: replace this ---------------------------------------------------------------
-        velocity_calls = 2 * steps - 1 if sampler == "heun" else steps  # Heun's last step is an Euler step
-        passes = velocity_calls * (1 if guidance in (0, 1) else 2)  # guidance 0 or 1 needs one model call
-        return {"passes": passes, "tokens": passes * TOKENS, "flops": passes * FORWARD.total}
-        # ---------------------------------------------------------------------------------------------
+        # ---- your code here ----
+        raise NotImplementedError("write my_sampling_cost")
+    """),
+    code("""
+    sampling_cost = (my_sampling_cost if check("08_samplers_and_inference_compute", "sampling_cost", my_sampling_cost)
+                     else solutions_module("08_samplers_and_inference_compute").sampling_cost)
+    """),
+    md("""
+    Stuck? `show_solution("08_samplers_and_inference_compute", "sampling_cost")` prints the reference. With it, the
+    cost of the settings this lesson met, for the shipped model (classifier-free guidance alone), against the
+    passes counted on the pipeline:
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
-    for sampler_name in FLOW_SAMPLERS:
-        for steps in (1, 2, 5):
-            for guidance in (0.0, 1.0, 4.0):
-                _, measured = count_dit_calls(pipe.sample_latents, PROMPTS[:1], steps=steps, sampler=sampler_name,
-                                              guidance=guidance, seed=0, autoguidance=0)
-                got = my_sampling_cost(sampler_name, steps, guidance)
-                where = f"{sampler_name}, {steps} steps, guidance {guidance}"
-                assert got["passes"] == measured, \
-                    f"{where}: you count {got['passes']} DiT passes, the pipeline made {measured}"
-                assert got["tokens"] == patching.sampling_cost(TOKENS, measured), f"{where}: wrong token evaluations"
-                assert got["flops"] == measured * FORWARD.total, f"{where}: wrong FLOPs"
-        print(f"{sampler_name}: passes, token evaluations and FLOPs match the pipeline "
-              "(1, 2, 5 steps; guidance 0, 1, 4) ✓")
+    for sampler_name, steps, scale in (("euler", 20, GUIDANCE), ("heun", 8, GUIDANCE), ("euler", 8, 1.0)):
+        cost = sampling_cost(sampler_name, steps, scale, TOKENS, FORWARD.total)
+        _, counted = count_dit_calls(pipe.sample_latents, PROMPTS[:1], steps=steps, sampler=sampler_name,
+                                     guidance=scale, seed=0, autoguidance=0)
+        assert cost["passes"] == counted
+        print(f"{sampler_name:5s} {steps:2d} steps, guidance {scale:g}: {cost['passes']:3d} passes (counted: {counted}) = "
+              f"{cost['tokens']:,} token evaluations = {cost['flops'] / 1e9:.1f} GFLOP")
     """),
     md("""
     ## Recap
@@ -939,13 +916,16 @@ cells = [
       **fewer passes** save linearly, **fewer tokens** save up to quadratically.
     - **SDEdit**: noise a real clip to t and finish it under a new prompt (`pipe(..., init_video=, strength=t)`);
       t trades keeping the clip against following the prompt, and only the steps below t are paid for.
-    - **Autoguidance** adds w·(v_cond − v_weak), a pull away from a weaker model of the same data (the first
-      training run): a third pass per step, measured better in every prompt group on the model shipped now, so the
-      checkpoint recommends it (weight 1, with guidance 3); `pipe(..., autoguidance=0)` is plain guidance.
+    - **Autoguidance** adds w·(v_cond − v_weak), a pull away from a weaker model of the same data (an early
+      checkpoint of the same network): a third pass per step, whose worth is measured per prompt group (section 8's
+      table) and recorded in the checkpoint; `pipe(..., autoguidance=0)` is plain guidance.
+    - A run costs passes × FLOPs per pass (and passes × tokens token evaluations); you counted the passes yourself.
 
-    **Next: [09 · Evaluation](09_evaluation.ipynb)**, the probe behind `prompt_adherence`: how a video is read, and
-    what held-out combinations say about generalisation. Previous: [07 · Training text-to-video](07_training_text_to_video.ipynb),
-    which trained the model sampled here.
+    The probe behind `prompt_adherence` (how a video is read, and what held-out combinations say about
+    generalisation) is the next lesson.
+
+    Previous: [07 · Training text-to-video](07_training_text_to_video.ipynb) · Next: [09 ·
+    Evaluation](09_evaluation.ipynb)
     """),
 ]
 

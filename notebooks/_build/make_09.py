@@ -53,11 +53,11 @@ cells = [
 
     from minivid import evaluate, text, world
     from minivid.checkpoint import find_shipped
+    from minivid.exercises import check, show_solution, solutions_module
     from minivid.pipeline import TextToVideo
     from minivid.viz import frame_strip, show_video
 
     plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})  # small figures keep the notebook small
-    torch.set_num_threads(1)  # small models: one thread is fastest, and polite on a shared machine
     _ = torch.manual_seed(0)  # every random draw below is seeded
     """),
     md("""
@@ -253,7 +253,7 @@ cells = [
     print("Chinese captions (traditional and simplified) parse to the same objects ✓")
     """),
     code("""
-    print(f"read {len(two)} two-object clips in {ceiling_secs:.1f} s ({len(two) / ceiling_secs:.0f} clips/s, 1 thread)")
+    print(f"read {len(two)} two-object clips in {ceiling_secs:.1f} s ({len(two) / ceiling_secs:.0f} clips/s on the CPU)")
     """),
     md("""
     ## 4 · What counts as a hit
@@ -334,7 +334,7 @@ cells = [
         print(f"  {shape:9s}", ", ".join(f"{c} {m}" for s, c, m in world.HELD_OUT if s == shape))
     """),
     code("""
-    pipe = TextToVideo.from_pretrained(find_shipped("data/t2v/shapes"), device="cpu")
+    pipe = TextToVideo.from_pretrained(find_shipped("data/t2v/shapes"), device=device)
     print("sampling defaults:", pipe.defaults, "| trained", pipe.meta.get("steps_trained"), "steps")
     """),
     code("""
@@ -365,7 +365,7 @@ cells = [
         secs[name] = time.perf_counter() - start
         found[name] = evaluate.describe_batch(videos[name])
     total = sum(len(p) for p in prompts.values())
-    print(f"generated {total} clips in {sum(secs.values()):.0f} s ({sum(secs.values()) / total:.2f} s per clip, 1 thread)")
+    print(f"generated {total} clips in {sum(secs.values()):.0f} s ({sum(secs.values()) / total:.2f} s per clip on {device})")
     """),
     code("""
     # the simplified prompts give bit-identical clips: same ids in, same noise, same model
@@ -523,12 +523,11 @@ cells = [
     ### Rotation: the motion the model drops
 
     Sora was once caught dropping "rotating" from a prompt. The motion matrix above shows where our model still
-    slips: asked to rotate, the probe sometimes reads "still" (or a spin too slow to count), while every other
-    motion is right. Until its sixth training run it dropped most rotations, and turned
-    either way when it did turn: its text encoder gave "clockwise" and "counterclockwise" the same vector. The
-    auxiliary text loss of lesson 05 taught the encoder the difference, and now a shape that turns almost always
-    turns the asked way. Rotating clips are a quarter of the training data, so the model has seen plenty. Where
-    is rotation lost?
+    slips when it slips: asked to rotate, the probe may read "still" (or a spin too slow to count), or a shape that
+    changes as it turns. Turning the asked way needs a text encoder that tells "clockwise" from "counterclockwise"
+    (trained on denoising alone, an encoder can give both the same vector; lesson 05's auxiliary text loss keeps
+    them apart). Rotating clips are a quarter of the training data, so the model has seen plenty. Where is rotation
+    lost?
 
     An experiment in the spirit of SDEdit (Meng et al. 2022): render real rotating clips, encode them with the VAE,
     **noise them to time t** (x_t = (1 - t) x0 + t ε, the forward process of lesson 04) and let the model **finish
@@ -547,13 +546,13 @@ cells = [
         \"\"\"Encode clips (b t c h w), noise them to t_start, run the model's sampler from there: videos b t c h w.\"\"\"
         d, b = pipe.defaults, len(prompts)
         x0 = pipe.vae.encode_clips(clips)                                      # b z t' h' w'
-        eps = torch.stack([noise_for(i, seed, x0.shape[1:], "cpu") for i in range(b)])  # prompt i's own noise
+        eps = torch.stack([noise_for(i, seed, x0.shape[1:], x0.device) for i in range(b)])  # prompt i's own noise
         x = add_noise(x0, eps, torch.full((b,), t_start))                      # x_t = (1 - t) x0 + t eps
         ts = sampling.flow_timesteps(d["steps"], shift=d["shift"])
         ts = torch.cat([torch.tensor([t_start]), ts[ts < t_start - 1e-6]])     # the sampler's grid below t_start
         fn = sampling.autoguidance(pipe.dit, pipe.weak, text.encode_batch(prompts), text.encode_batch([None] * b),
                                    d["guidance"], d["autoguidance"])  # guidance + the weaker model's pull (lesson 08)
-        return pipe.vae.decode_latents(sampling.euler_sample(fn, x, ts))
+        return pipe.vae.decode_latents(sampling.euler_sample(fn, x, ts)).cpu()
 
 
     rotating = [s for s in seen_all if s.objects[0].motion in world.ROTATIONS][::4]  # 13 of the 52
@@ -592,24 +591,17 @@ cells = [
     print("live:", {k: [round(v, 2) for v in vs] for k, vs in live.items()}, "at t =", STARTS)
     """),
     md("""
-    Shown a rotating clip under moderate noise (t ≤ 0.5), the model finishes it correctly: it *can* draw a tilted
-    square and turn it at the right speed and in the right direction. The higher t, the more of the clip's
-    orientation is buried in noise and the more the model must **create** it, and the fewer rotating clips pass
-    (the benchmark's curve: 98% from t = 0.3 and from 0.8, 90% from 0.9, 73% from pure noise), while the control clips come out
-    right from every noise level. So the gap is not in the VAE (whose reconstructions the probe reads correctly): it
-    is the model's behaviour at high noise, the part of sampling that decides a random pose.
-
-    Before its sixth training run the model lost much more there: 38% from t = 0.8 and 12% from pure noise,
-    and it turned the asked way in only a quarter of those clips (`data/t2v/README.md`, "Where rotation is lost").
-    Training on rotating clips three times as often did not change that, nor did 16 times larger batches on a
-    GPU. What did was on the text side: a text encoder taught to name each object's motion (the auxiliary loss of
-    lesson 05) tells "clockwise" from "counterclockwise", and with it (and autoguidance, lesson 08) the model now
-    turns the asked way in 92% of rotating clips from pure noise. It still draws the turning shape badly in about a
-    quarter of them (a blur of tilts, or a shape that changes: 13 of the 14 rotating clips that fail from pure noise
-    fail on consistency), and that is the next question: why is a turn harder to create than a move?
+    Read the curves from the left. Shown a rotating clip under moderate noise, the model finishes it: it *can* draw a
+    tilted square and turn it at the right speed and in the right direction. The higher t, the more of the clip's
+    orientation is buried in noise and the more the model must **create** it; where the rotating clips fall below
+    the control clips, that is the model's behaviour at high noise, the part of sampling that decides a random pose,
+    not the VAE (whose reconstructions the probe reads correctly, section 3). The dots are this lesson's few clips;
+    the lines, when `benchmarks/results/t2v_rotation.json` is in this checkout, the benchmark's larger groups
+    (`python benchmarks/t2v_rotation.py`; its file names the checkpoint it measured). Why would a turn be harder to
+    create than a move?
     """),
     md("""
-    Why would a model that draws every move from noise fail to draw a turn? A flow model trained with a squared
+    A flow model trained with a squared
     error predicts the **average** of the clips that fit what it has seen so far (lesson 04), and early in sampling
     many clips fit: many speeds, many start poses. Average two real clips in latent space and decode the result:
     """),
@@ -628,7 +620,8 @@ cells = [
         "rotates from 0 and from 45 deg": (latent_of("rotates clockwise", 15.0, 0.0),
                                            latent_of("rotates clockwise", 15.0, 45.0)),
     }
-    averages = {name: pipe.vae.decode_latents((a + b) / 2)[0] for name, (a, b) in pairs.items()}
+    with torch.no_grad():
+        averages = {name: pipe.vae.decode_latents((a + b) / 2)[0].cpu() for name, (a, b) in pairs.items()}
     for name, clip in averages.items():
         print(f"average of two squares that {name:40s} -> read as:",
               "; ".join(str(o) for o in evaluate.describe(clip)))
@@ -638,18 +631,11 @@ cells = [
     The average of two moves is a move (a square at the average place), so a model that has not decided on a speed
     still draws a valid clip. The average of two turns is not a turn: two speeds blur into a shape that flickers
     between square and round, two poses into a still disc. To draw a rotation from noise the model must commit to
-    one speed and one pose early, and the five-run model did not. Is that all? We tested it (`data/t2v/README.md`, "Narrowing
-    rotations"): training clips narrowed to **one** start pose and **one** speed (allowed by the spec, which
-    leaves the pose open and asks for 10-20 deg/frame) leave nothing to commit to. After 3,000 more steps on them
-    the model showed the asked rotation in 38% of clips instead of 19% (for the model they started from, shipped at
-    the time), and its predictions of the clean clip
-    along the way, for the rotation prompts we traced, still read "stays still". So committing was not the whole story: that model at
-    that budget did not learn to *produce* the latent pattern
-    of a turning shape from scratch, although it can finish one it is shown.
-    Later, training from scratch with lesson 05's tokens loss (its text encoder names the direction), the
-    same narrowing was the missing piece: after 7,500 steps every one of the 52 rotating prompts came out right from
-    noise, against 21% for the same run on the full spec (`data/t2v/README.md`, "Where the hour's misses are"). Once
-    the prompt says which way, committing *is* the story. The price is variety: all its rotations look the same.
+    one speed and one pose early. One way to help it is to leave less to commit to: training clips narrowed to **one**
+    start pose and **one** speed (allowed by the spec, which leaves the pose open and asks for 10-20 deg/frame).
+    Lesson 07's one-hour recipe does exactly that (`rotation_start="canonical"`, `rotation_speed=15`), and its
+    held-out curve there shows what it buys; `data/t2v/README.md` ("Narrowing rotations") has the measurements. The
+    price is variety: all its rotations look the same.
     """),
     md("""
     ## 8 · Failure gallery
@@ -762,34 +748,23 @@ cells = [
     prompt objects), following the rules of section 4: match by colour; an extra object spoils the colour of every
     object of its clip and makes the clip wrong; a missing object misses all four.
 
-    The cell ships with a working solution so the notebook runs top to bottom. **Replace the marked lines with your own
-    code** and run the check below it: it raises an `AssertionError` naming the group and the attribute where your
-    numbers disagree with `evaluate.prompt_adherence`.
+    The check builds clips whose verdicts are known (real renders judged against their own prompts and against
+    prompts that differ in one attribute, an extra object, a missing one, a clip stitched to be inconsistent) and
+    names the case and the number where yours disagrees with `evaluate.prompt_adherence`.
     """),
     code("""
     def my_adherence(expected, detections):
         \"\"\"Adherence of clips whose prompts ask for `expected` objects, from the probe's `detections`.\"\"\"
-        # ---- your turn: replace this ---------------------------------------------------------------
-        hits = dict.fromkeys(("colour", "shape", "motion", "consistency"), 0)
-        n_objects = n_correct = 0
-        for wanted, objects in zip(expected, detections):
-            by_colour = {o.colour: o for o in objects}
-            extra = any(o.colour not in {c for _, c, _ in wanted} for o in objects)
-            clip_ok = not extra
-            for shape, colour, motion in wanted:
-                n_objects += 1
-                o = by_colour.get(colour)
-                if o is None:
-                    clip_ok = False
-                    continue
-                got = {"colour": not extra, "shape": o.shape == shape, "motion": o.motion == motion,
-                       "consistency": o.consistent}
-                for key, ok in got.items():
-                    hits[key] += ok
-                clip_ok = clip_ok and all(got.values())
-            n_correct += clip_ok
-        return {"overall": n_correct / len(expected), **{k: v / n_objects for k, v in hits.items()}}
-        # ---------------------------------------------------------------------------------------------
+        # ---- your code here ----
+        raise NotImplementedError("write my_adherence")
+    """),
+    code("""
+    adherence = (my_adherence if check("09_evaluation", "adherence", my_adherence)
+                 else solutions_module("09_evaluation").adherence)  # not attempted yet: the course's reference
+    """),
+    md("""
+    Stuck? `show_solution("09_evaluation", "adherence")` prints the reference. Whichever runs, it must give the
+    package's numbers on every group this lesson scored:
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
@@ -800,7 +775,7 @@ cells = [
                                  + ["a red circle stays still"] * len(stitched),
                                  [evaluate.describe(red)] * 3 + [evaluate.describe(c) for c in stitched.values()])
     for name, (ps, dets) in checks.items():
-        mine = my_adherence([text.parse_prompt(p) for p in ps], dets)
+        mine = adherence([text.parse_prompt(p) for p in ps], dets)
         ref = evaluate.prompt_adherence(None, ps, detections=dets)
         for key in ("overall", *evaluate.ATTRIBUTES):
             assert key in mine, f"{name}: your dict has no {key!r}"
@@ -822,14 +797,17 @@ cells = [
       they share token ids) test the language; **two-object** prompts test binding each attribute to its object.
     - **Confusion matrices** and a **failure gallery** show *what* goes wrong, which is what tells you what to
       train next.
-    - Finishing real clips from a noise level t shows **where** it goes wrong: the shipped model finishes a
-      rotation from moderate noise but does not create one from high noise, where a random pose must be chosen.
+    - Finishing real clips from a noise level t shows **where** it goes wrong: finishing a rotation it is shown is
+      easier than creating one from pure noise, where a random pose must be chosen; averaging two turns gives no
+      turn at all.
+    - You computed adherence from detections yourself, to the package's numbers.
 
-    **Next:** this is the last lesson of the course. To improve the numbers, go back to
-    [07 · Training text-to-video](07_training_text_to_video.ipynb) and
-    [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) (steps, guidance), and measure
-    with `python benchmarks/t2v_benchmark.py`. The course map is in the [notebooks README](README.md).
-    Previous: [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb).
+    To improve the numbers, go back to [07 · Training text-to-video](07_training_text_to_video.ipynb) (train your
+    own) and [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) (steps, guidance), and
+    measure with `python benchmarks/t2v_benchmark.py`. The course map is in the [notebooks README](README.md).
+
+    Previous: [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) · Next: lesson 10, Long
+    videos (coming)
     """),
 ]
 

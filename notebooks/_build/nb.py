@@ -1,36 +1,16 @@
 """Tiny helpers to write a notebook from a list of cells (used by make_*.py here)."""
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
 
-COLAB = "https://colab.research.google.com/github/minivid/minivid/blob/main/notebooks/{name}"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from sync_setup_cell import COLAB_URL as COLAB, SETUP  # noqa: E402  the one set-up cell (and clone URL) of every lesson
+
 BADGE = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB})"
-
-SETUP = '''\
-# Setup. On Colab: clone the course (the shipped checkpoints live in its data/ folder) and install
-# minivid from it; Colab already ships torch and numpy, and we never re-pin them.
-# Locally, `pip install -e ".[dev]"` from the repository root has done it already.
-import os
-import subprocess
-import sys
-
-if "google.colab" in sys.modules and not os.path.exists("/content/minivid"):
-    subprocess.run(["git", "clone", "--depth", "1", "https://github.com/minivid/minivid", "/content/minivid"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/minivid"], check=True)
-if "google.colab" in sys.modules:
-    sys.path.insert(0, "/content/minivid")  # this running kernel sees the editable install at once
-    os.chdir("/content/minivid/notebooks")  # lessons find data/ above the working directory
-
-import numpy as np
-import torch
-
-import minivid
-from minivid.device import default_device
-
-print(f"minivid {minivid.__version__} | torch {torch.__version__} | numpy {np.__version__} | device: {default_device()}")'''
 
 
 def md(text: str):
