@@ -66,7 +66,7 @@ FAULT_POINTS = (  # where MINIVID_FAULT="point:N" can kill a writer, in the orde
     "file:partial", "file:tmp-done", "file:renamed", "prune:weights-removed", "recover:weights-restored",
 )
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")  # what _write_tmp names its files
+_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")  # the names _tmp_name gives
 
 
 class CheckpointError(RuntimeError):
@@ -333,9 +333,14 @@ def _prepare(path: Path) -> None:
         raise IsADirectoryError(f"cannot write {path}: it is a directory")
 
 
+def _tmp_name(target: Path, suffix: str = "") -> Path:
+    """A fresh temporary name beside `target` that says which process writes it (so others can tell it is stale)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
+
+
 def _write_tmp(target: Path, data: bytes, point: str) -> Path:
-    """`data` in a new temporary file beside `target`, fsync'ed; its name says which process wrote it."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """`data` in a new temporary file beside `target`, fsync'ed."""
+    tmp = _tmp_name(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as f:
@@ -365,6 +370,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fault_point("file:renamed")
+    _fsync_dir(path.parent)
+
+
+def atomic_write_with(path: str | os.PathLike, write, suffix: str = "") -> None:
+    """`write(tmp)` fills a temporary file beside `path` (its name ends in `suffix`, e.g. ".mp4" for a tool that
+    reads the format from the name), which then replaces `path` atomically, as `atomic_write_bytes` does."""
+    path = Path(path)
+    _prepare(path)
+    remove_stale_tmp(path.parent)
+    tmp = _tmp_name(path, suffix)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        fault_point("file:tmp-done")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     fault_point("file:renamed")
     _fsync_dir(path.parent)
 

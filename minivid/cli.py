@@ -7,15 +7,54 @@
     minivid generate "a blue circle moves left" --edit "a red circle moves left" --strength 0.5 --out edit.gif
                                                                  # edit a rendered clip (SDEdit)
 
-Bad input (an unknown word, a circle asked to rotate, a canvas too small) prints
-one clear line and exits with status 2, never a traceback.
+Bad input (an unknown word, a circle asked to rotate, a canvas too small, a flag
+out of range, an unwritable --out, a device this machine lacks, a damaged
+checkpoint) prints one clear line to stderr and exits with status 2, never a
+traceback. Output files are written atomically and never through a symlink onto
+its target. Text that the terminal's encoding cannot show is escaped, so a
+success is never reported as a failure.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from minivid import patching, text, viz, world
+
+MAX_FRAMES, MAX_SIZE_PX = 257, 256  # `render`'s canvas: far beyond the course's 17 x 32 x 32, still fits in memory
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (which flag, what is wrong), status 2."""
+
+    def error(self, message):
+        _say(f"{self.prog}: {message} (see {self.prog} --help)", sys.stderr)
+        sys.exit(2)
+
+
+def _say(line: str, stream) -> None:
+    """Print `line`, escaping what the stream's encoding cannot show (LANG=C, PYTHONIOENCODING=ascii)."""
+    try:
+        print(line, file=stream, flush=True)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        print(line.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+
+
+def _bounded(name: str, low: float, high: float, cast=float):
+    """An argparse type: `cast(text)`, finite and in [low, high], else a one-line error naming the flag."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {cast.__name__ if cast is int else 'a number'} "
+                                             f"in [{low:g}, {high:g}], got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{name} must be in [{low:g}, {high:g}], got {text}")
+        return value
+    parse.__name__ = name
+    return parse
 
 
 def render(args) -> str:
@@ -56,17 +95,21 @@ def generate(args) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minivid", description="build a mini Sora, from scratch")
+    parser = OneLineParser(prog="minivid", description="build a mini Sora, from scratch")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="render the ShapesWorld clip a prompt describes (ground truth, no model)")
     p.add_argument("prompt", help='e.g. "a red circle moves left" or "紅色的圓形向左移動"')
     p.add_argument("--out", default="clip.gif", help="output file, .gif (or .mp4 with ffmpeg)")
     p.add_argument("--seed", type=int, default=0, help="draws sizes, positions and speeds")
-    p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES)
-    p.add_argument("--height", type=int, default=world.DEFAULT_HEIGHT)
-    p.add_argument("--width", type=int, default=world.DEFAULT_WIDTH)
-    p.add_argument("--fps", type=float, default=8)
+    p.add_argument("--frames", type=_bounded("--frames", 1, MAX_FRAMES, int), default=world.DEFAULT_FRAMES,
+                   help=f"clip length, 1..{MAX_FRAMES}")
+    p.add_argument("--height", type=_bounded("--height", world.MIN_SIZE_PX, MAX_SIZE_PX, int),
+                   default=world.DEFAULT_HEIGHT, help=f"pixels, {world.MIN_SIZE_PX}..{MAX_SIZE_PX}")
+    p.add_argument("--width", type=_bounded("--width", world.MIN_SIZE_PX, MAX_SIZE_PX, int),
+                   default=world.DEFAULT_WIDTH, help=f"pixels, {world.MIN_SIZE_PX}..{MAX_SIZE_PX}")
+    p.add_argument("--fps", type=_bounded("--fps", viz.MIN_FPS, viz.MAX_FPS), default=8,
+                   help=f"frames per second, {viz.MIN_FPS:g}..{viz.MAX_FPS:g} (a GIF plays at most {viz.MAX_GIF_FPS})")
     p.set_defaults(run=render)
 
     p = sub.add_parser("cost", help="tokens per clip and FLOPs per forward pass of a video DiT")
@@ -86,10 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--autoguidance", type=float, default=None,
                    help="pull away from the checkpoint's weaker model, 0 = off (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="the starting noise")
-    p.add_argument("--sampler", choices=("euler", "heun", "ddim", "ddpm"), default=None,
-                   help="default: the checkpoint's (euler); ddim = euler for a flow model; ddpm needs an eps model")
+    p.add_argument("--sampler", choices=("euler", "heun", "ddim"), default=None,
+                   help="default: the checkpoint's (euler); ddim = euler for a flow model")
     p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES, help="1 + a multiple of 4")
-    p.add_argument("--fps", type=float, default=8)
+    p.add_argument("--fps", type=_bounded("--fps", viz.MIN_FPS, viz.MAX_FPS), default=8,
+                   help=f"frames per second, {viz.MIN_FPS:g}..{viz.MAX_FPS:g} (a GIF plays at most {viz.MAX_GIF_FPS})")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--progress", action="store_true", help="show a progress bar over the steps")
     p.add_argument("--edit", default=None, metavar="PROMPT",
@@ -104,10 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        print(args.run(args))
-    except (ValueError, RuntimeError) as err:  # PromptError is a ValueError
-        print(f"minivid {args.command}: {err}", file=sys.stderr)
+        result = args.run(args)
+    except KeyboardInterrupt:
+        _say(f"minivid {args.command}: interrupted", sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError, ArithmeticError, MemoryError) as err:
+        # the user's input or environment: PromptError is a ValueError, CheckpointError a RuntimeError, an
+        # unwritable --out an OSError; each says what is wrong in its message
+        message = " ".join(str(err).split()) or type(err).__name__
+        _say(f"minivid {args.command}: {message}", sys.stderr)
         return 2
+    _say(result, sys.stdout)  # the file is written: an odd terminal encoding must not turn this into a failure
     return 0
 
 
