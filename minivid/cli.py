@@ -48,7 +48,7 @@ def _bounded(name: str, low: float, high: float, cast=float):
         try:
             value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {cast.__name__ if cast is int else 'a number'} "
+            raise argparse.ArgumentTypeError(f"{name} must be {'an integer' if cast is int else 'a number'} "
                                              f"in [{low:g}, {high:g}], got {text!r}") from None
         if not (math.isfinite(value) and low <= value <= high):
             raise argparse.ArgumentTypeError(f"{name} must be in [{low:g}, {high:g}], got {text}")

@@ -422,10 +422,13 @@ def save_video(
     frames = to_uint8_frames(clip)
     _, h, w, _ = frames.shape
     frames = _upscale(frames, _check_scale(scale, h, w))
-    if suffix == ".gif":
-        atomic_write_bytes(path, _gif_bytes(frames, fps, loop))
-    else:
-        atomic_write_with(path, lambda tmp: _write_mp4(frames, tmp, fps), suffix=".mp4")
+    try:
+        if suffix == ".gif":
+            atomic_write_bytes(path, _gif_bytes(frames, fps, loop))
+        else:
+            atomic_write_with(path, lambda tmp: _write_mp4(frames, tmp, fps), suffix=".mp4")
+    except OSError as e:  # say which file, not which temporary file
+        raise type(e)(e.errno, f"cannot write {path}: {e.strerror}") if e.strerror else e from None
     return path
 
 
