@@ -114,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cost", help="tokens per clip and FLOPs per forward pass of a video DiT")
     p.add_argument("preset", help=f"one of {', '.join(patching.PRESETS)}")
-    p.add_argument("--width", type=int, default=384, help="DiT hidden size")
-    p.add_argument("--depth", type=int, default=12, help="DiT blocks")
-    p.add_argument("--steps", type=int, default=20, help="denoising steps per video")
+    p.add_argument("--width", type=_bounded("--width", 1, 1 << 20, int), default=384, help="DiT hidden size")
+    p.add_argument("--depth", type=_bounded("--depth", 1, 10_000, int), default=12, help="DiT blocks")
+    p.add_argument("--steps", type=_bounded("--steps", 1, 10_000, int), default=20, help="denoising steps per video")
     p.add_argument("--attention", choices=("full", "factorised"), default="full")
     p.set_defaults(run=cost)
 
