@@ -82,7 +82,7 @@ def generate(args) -> str:
     pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
     video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
                  frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength,
-                 autoguidance=args.autoguidance)[0]
+                 autoguidance=args.autoguidance, shift=args.shift)[0]
     path = viz.save_video(video, args.out, fps=args.fps)
     d = pipe.defaults
     strength = DEFAULT_STRENGTH if args.strength is None else args.strength
@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
     p.add_argument("--autoguidance", type=float, default=None,
                    help="pull away from the checkpoint's weaker model, 0 = off (default: the checkpoint's)")
+    p.add_argument("--shift", type=float, default=None,
+                   help="time shift, > 1 spends more steps at high noise (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="the starting noise")
     p.add_argument("--sampler", choices=("euler", "heun", "ddim"), default=None,
                    help="default: the checkpoint's (euler); ddim = euler for a flow model")

@@ -336,6 +336,10 @@ class TextToVideo:
         if init_video.ndim == 5 and init_video.shape[0] not in (1, b):
             raise ValueError(f"init_video has {init_video.shape[0]} clips for {b} prompts; give one per prompt "
                              "or one for all")
+        size = tuple(n * self.vae.cfg.spatial_compression for n in self.latent_shape[2:])
+        if init_video.ndim == 5 and tuple(init_video.shape[3:]) != size:
+            raise ValueError(f"init_video frames must be {size[0]} x {size[1]} pixels (the size the model was "
+                             f"trained on), got {init_video.shape[3]} x {init_video.shape[4]}")
         x0 = self.vae.encode_clips(init_video.to(self.device))  # checks the layout b t c h w, says what is wrong
         return x0.expand(b, *x0.shape[1:]), strength
 
