@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from minivid import patching, text, viz, world
@@ -40,6 +41,17 @@ def _say(line: str, stream) -> None:
     except UnicodeEncodeError:
         encoding = getattr(stream, "encoding", None) or "ascii"
         print(line.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+
+
+def _typed(text: str | None) -> str | None:
+    """A prompt as the user typed it. Under a locale Python cannot decode it in (LANG=C without UTF-8 mode) the
+    bytes arrive as surrogates; terminals send UTF-8, so decode them as that."""
+    if text is None or not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return text
 
 
 def _bounded(name: str, low: float, high: float, cast=float):
@@ -149,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in ("prompt", "edit"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, _typed(getattr(args, name)))
     try:
         result = args.run(args)
     except KeyboardInterrupt:

@@ -249,3 +249,24 @@ def test_the_shipped_checkpoint_loads_and_generates():
     assert pipe.defaults["autoguidance"] > 0
     plain = pipe("a red circle moves left", steps=2, autoguidance=0)
     assert plain.shape == video.shape and not torch.equal(plain, video)
+
+
+def test_paths_a_sidecar_records_are_found_from_the_checkpoint_first(tiny, tmp_path, monkeypatch):
+    """Issue 42 item 9: the VAE path ("data/vae/shapes") was looked up in the working directory first, so running
+    from a folder holding another data/vae/shapes failed (or used it). Now: the checkpoint's folder and those above
+    it first, and the first file with the recorded sha256 wins."""
+    from minivid.vae import VAE_PRESETS, VideoVAE
+
+    vae_src = Path(__file__).resolve().parents[1] / "data/vae/shapes"
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    for folder, src in ((project / "data/t2v", tiny), (project / "data/vae", vae_src)):
+        folder.mkdir(parents=True)
+        for p in checkpoint_paths(src):
+            (folder / (("tiny" if src == tiny else "shapes") + p.suffix)).write_bytes(p.read_bytes())
+    VideoVAE(VAE_PRESETS["tiny"]).save_pretrained(elsewhere / "data/vae/shapes")  # another VAE, same relative path
+    monkeypatch.chdir(elsewhere)
+    pipe = TextToVideo.from_pretrained(project / "data/t2v/tiny", device="cpu")
+    assert pipe.vae.cfg == VideoVAE.from_pretrained(vae_src).cfg
+    for p in checkpoint_paths(project / "data/vae/shapes"):
+        p.unlink()  # not beside it any more: the working directory's has the wrong sha256, the repository's is used
+    assert TextToVideo.from_pretrained(project / "data/t2v/tiny", device="cpu").vae.cfg == pipe.vae.cfg
