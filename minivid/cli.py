@@ -70,6 +70,7 @@ def _bounded(name: str, low: float, high: float, cast=float):
 
 
 def render(args) -> str:
+    viz.check_video_path(args.out)
     scene = text.prompt_to_scene(args.prompt, args.seed, args.frames, args.height, args.width)
     path = viz.save_video(world.render(scene), args.out, fps=args.fps)
     return f"wrote {path}: {world.caption(scene)} ({args.frames}x{args.height}x{args.width}, seed {args.seed})"
@@ -85,7 +86,8 @@ def cost(args) -> str:
 def generate(args) -> str:
     from minivid.pipeline import DEFAULT_PATH, DEFAULT_STRENGTH, TextToVideo  # here: loading torch models is slow
 
-    text.parse_prompt(args.prompt)  # a bad prompt fails before any model is loaded
+    text.parse_prompt(args.prompt)  # a bad prompt or output path fails before any model is loaded
+    viz.check_video_path(args.out)
     if args.strength is not None and args.edit is None:
         raise ValueError("--strength sets how much of the --edit clip is redrawn: give --edit PROMPT as well")
     clip = None

@@ -97,7 +97,7 @@ def check_real(name: str, value, low: float | None = None, high: float | None = 
 
 
 def check_sampler(sampler) -> str:
-    if sampler not in FLOW_SAMPLERS or not isinstance(sampler, str):
+    if not isinstance(sampler, str) or sampler not in FLOW_SAMPLERS:
         raise ValueError(
             f"sampler {sampler!r} is not available for this 'flow' checkpoint; it supports {', '.join(FLOW_SAMPLERS)}"
             " ('ddim' runs Euler, its exact equivalent for a flow model; 'ddpm' needs an epsilon-prediction "

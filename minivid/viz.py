@@ -394,6 +394,20 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> None:
                 writer.grab_frame()
 
 
+def check_video_path(path: str | os.PathLike) -> Path:
+    """`path` as a Path if a video can be saved there (a known suffix, not a directory), else a ValueError or
+    IsADirectoryError saying why: callers check before spending compute on the clip."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(
+            f"unsupported video file type {path.suffix or '(none)'!r} for {path}: "
+            f"use one of {', '.join(VIDEO_SUFFIXES)}"
+        )
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    return path
+
+
 def save_video(
     clip: ClipLike,
     path: str | os.PathLike,
@@ -411,13 +425,8 @@ def save_video(
     is found (on PATH, via matplotlib's ``animation.ffmpeg_path``, or from the
     ``imageio-ffmpeg`` package); any other suffix raises ``ValueError``.
     """
-    path = Path(path)
+    path = check_video_path(path)
     suffix = path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise ValueError(
-            f"unsupported video file type {path.suffix or '(none)'!r} for {path}: "
-            f"use one of {', '.join(VIDEO_SUFFIXES)}"
-        )
     fps = check_fps(fps)
     frames = to_uint8_frames(clip)
     _, h, w, _ = frames.shape

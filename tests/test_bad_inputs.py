@@ -61,7 +61,7 @@ API = [  # (keyword arguments of pipe(...), expected exception or OK, message pa
       for v in (-0.1, 1.1, NAN, INF, "0.5", True)],
     ({"strength": 0.5}, ValueError, "strength only applies when editing"),
     *[({"sampler": v}, ValueError, "sampler .* is not available")
-      for v in ("ddpm", "EULER", "", 3, "dpm++", ["euler"])],
+      for v in ("ddpm", "EULER", "", 3, "dpm++", ["euler"], torch.tensor(1))],
     ({"init_video": (CLIP * 255).to(torch.uint8)}, ValueError, "init_video must be a float tensor"),
     ({"init_video": CLIP * 2}, ValueError, r"init_video must hold values in \[0, 1\]"),
     ({"init_video": torch.full_like(CLIP, NAN)}, ValueError, r"init_video must hold values in \[0, 1\]"),
