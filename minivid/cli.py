@@ -37,10 +37,13 @@ class OneLineParser(argparse.ArgumentParser):
 def _say(line: str, stream) -> None:
     """Print `line`, escaping what the stream's encoding cannot show (LANG=C, PYTHONIOENCODING=ascii)."""
     try:
-        print(line, file=stream, flush=True)
-    except UnicodeEncodeError:
-        encoding = getattr(stream, "encoding", None) or "ascii"
-        print(line.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+        try:
+            print(line, file=stream, flush=True)
+        except UnicodeEncodeError:
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            print(line.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+    except BrokenPipeError:  # e.g. `minivid render ... | head -c0`: nobody reads; the work itself is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _typed(text: str | None) -> str | None:
