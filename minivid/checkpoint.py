@@ -49,6 +49,7 @@ import secrets
 import shutil
 import signal
 import stat
+import time
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,8 @@ FAULT_POINTS = (  # where MINIVID_FAULT="point:N" can kill a writer, in the orde
 )
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TMP_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp(\.[A-Za-z0-9]+)?$")  # the names _tmp_name gives
+_OLD_TMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp's, from writers that did not name their pid
+OLD_TMP_AGE_S = 3600  # such a file untouched this long belongs to no running write
 
 
 class CheckpointError(RuntimeError):
@@ -313,13 +316,15 @@ def remove_stale_tmp(directory) -> list[Path]:
     except OSError:
         return removed
     for name in names:
-        match = _TMP_NAME.match(name)
-        if match and not _alive(int(match.group(1))):
-            try:
-                (Path(directory) / name).unlink()
-                removed.append(Path(directory) / name)
-            except OSError:
-                pass
+        path, match = Path(directory) / name, _TMP_NAME.match(name)
+        try:
+            stale = (not _alive(int(match.group(1))) if match else
+                     _OLD_TMP_NAME.match(name) is not None and time.time() - path.lstat().st_mtime > OLD_TMP_AGE_S)
+            if stale:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass
     return removed
 
 

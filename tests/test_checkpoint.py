@@ -107,8 +107,12 @@ def test_stale_temporary_files_of_killed_writers_are_removed(tmp_path):
     assert [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     live = tmp_path / f".other.{os.getpid()}.0123abcd.tmp"  # a writer that is still running: kept
     live.write_bytes(b"")
+    old, recent = tmp_path / ".x.json.k2_Zq9aB.tmp", tmp_path / ".x.json.Qa1_b2c3.tmp"  # mkstemp names, no pid
+    old.write_bytes(b"")
+    recent.write_bytes(b"")
+    os.utime(old, (0, 0))  # untouched for decades: a killed writer's; the recent one may still be written
     save(tmp_path / "y", 1.0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "y.json", "y.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, recent.name, "y.json", "y.safetensors"])
 
 
 def test_a_kill_while_pruning_training_states_leaves_every_file_loadable_or_refused(tmp_path):
