@@ -24,7 +24,8 @@ import torch  # noqa: E402
 from minivid.pipeline import TextToVideo  # noqa: E402
 from minivid.text import encode_batch  # noqa: E402
 
-PROMPTS = ["a red circle moves left", "紅色的正方形順時針旋轉", "a blue triangle moves up", "a green square moves down"]
+PROMPTS = ["a red circle moves left", "紅色的正方形順時針旋轉", "a blue triangle moves up",
+           "a green square moves down"]
 
 
 def two_calls(model, x, t, cond, uncond, scale):

@@ -136,9 +136,9 @@ def _check_dit_config(config) -> DiTConfig:
             continue
         value, default = config[f.name], f.default
         if f.name == "patch_size":
-            ok = isinstance(value, (int, tuple, list)) and all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (value if isinstance(value, (tuple, list)) else [value]))
-        elif isinstance(default, bool) or isinstance(default, str):
+            sizes = value if isinstance(value, (tuple, list)) else [value]
+            ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes)
+        elif isinstance(default, (bool, str)):
             ok = type(value) is type(default)
         elif isinstance(default, int):
             ok = isinstance(value, int) and not isinstance(value, bool)

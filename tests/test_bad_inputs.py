@@ -81,8 +81,10 @@ PROMPTS = [  # prompts argument: PromptError (a ValueError) or ValueError
     (3, ValueError, "must be a string"), ([None], ValueError, "every prompt must be a string"),
     ([PROMPT, 5], ValueError, "every prompt must be a string"), ("a red circel moves left", PromptError, "circel"),
     ("🙂", PromptError, "unexpected character"), ("a red circle rotates clockwise", PromptError, "circle cannot"),
-    ("x" * 100_000, PromptError, "unknown word"), ({"a": 1}, ValueError, "must be a string"), (b"a red circle", ValueError, "must be a string"),
-    ("a red circle moves left; rm -rf /", PromptError, "unexpected character ';'"), ("a red circle and a red square", PromptError, "has no motion"),
+    ("x" * 100_000, PromptError, "unknown word"), ({"a": 1}, ValueError, "must be a string"),
+    (b"a red circle", ValueError, "must be a string"),
+    ("a red circle moves left; rm -rf /", PromptError, "unexpected character ';'"),
+    ("a red circle and a red square", PromptError, "has no motion"),
 ]
 
 
