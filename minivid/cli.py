@@ -7,18 +7,73 @@
     minivid generate "a blue circle moves left" --edit "a red circle moves left" --strength 0.5 --out edit.gif
                                                                  # edit a rendered clip (SDEdit)
 
-Bad input (an unknown word, a circle asked to rotate, a canvas too small) prints
-one clear line and exits with status 2, never a traceback.
+Bad input (an unknown word, a circle asked to rotate, a canvas too small, a flag
+out of range, an unwritable --out, a device this machine lacks, a damaged
+checkpoint) prints one clear line to stderr and exits with status 2, never a
+traceback. Output files are written atomically and never through a symlink onto
+its target. Text that the terminal's encoding cannot show is escaped, so a
+success is never reported as a failure.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 
 from minivid import patching, text, viz, world
 
+MAX_FRAMES, MAX_SIZE_PX = 257, 256  # `render`'s canvas: far beyond the course's 17 x 32 x 32, still fits in memory
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (which flag, what is wrong), status 2."""
+
+    def error(self, message):
+        _say(f"{self.prog}: {message} (see {self.prog} --help)", sys.stderr)
+        sys.exit(2)
+
+
+def _say(line: str, stream) -> None:
+    """Print `line`, escaping what the stream's encoding cannot show (LANG=C, PYTHONIOENCODING=ascii)."""
+    try:
+        try:
+            print(line, file=stream, flush=True)
+        except UnicodeEncodeError:
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            print(line.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
+    except BrokenPipeError:  # e.g. `minivid render ... | head -c0`: nobody reads; the work itself is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def _typed(text: str | None) -> str | None:
+    """A prompt as the user typed it. Under a locale Python cannot decode it in (LANG=C without UTF-8 mode) the
+    bytes arrive as surrogates; terminals send UTF-8, so decode them as that."""
+    if text is None or not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def _bounded(name: str, low: float, high: float, cast=float):
+    """An argparse type: `cast(text)`, finite and in [low, high], else a one-line error naming the flag."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {'an integer' if cast is int else 'a number'} "
+                                             f"in [{low:g}, {high:g}], got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{name} must be in [{low:g}, {high:g}], got {text}")
+        return value
+    parse.__name__ = name
+    return parse
+
 
 def render(args) -> str:
+    viz.check_video_path(args.out)
     scene = text.prompt_to_scene(args.prompt, args.seed, args.frames, args.height, args.width)
     path = viz.save_video(world.render(scene), args.out, fps=args.fps)
     return f"wrote {path}: {world.caption(scene)} ({args.frames}x{args.height}x{args.width}, seed {args.seed})"
@@ -34,7 +89,8 @@ def cost(args) -> str:
 def generate(args) -> str:
     from minivid.pipeline import DEFAULT_PATH, DEFAULT_STRENGTH, TextToVideo  # here: loading torch models is slow
 
-    text.parse_prompt(args.prompt)  # a bad prompt fails before any model is loaded
+    text.parse_prompt(args.prompt)  # a bad prompt or output path fails before any model is loaded
+    viz.check_video_path(args.out)
     if args.strength is not None and args.edit is None:
         raise ValueError("--strength sets how much of the --edit clip is redrawn: give --edit PROMPT as well")
     clip = None
@@ -43,7 +99,7 @@ def generate(args) -> str:
     pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
     video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
                  frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength,
-                 autoguidance=args.autoguidance)[0]
+                 autoguidance=args.autoguidance, shift=args.shift)[0]
     path = viz.save_video(video, args.out, fps=args.fps)
     d = pipe.defaults
     strength = DEFAULT_STRENGTH if args.strength is None else args.strength
@@ -56,24 +112,28 @@ def generate(args) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minivid", description="build a mini Sora, from scratch")
+    parser = OneLineParser(prog="minivid", description="build a mini Sora, from scratch")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="render the ShapesWorld clip a prompt describes (ground truth, no model)")
     p.add_argument("prompt", help='e.g. "a red circle moves left" or "紅色的圓形向左移動"')
     p.add_argument("--out", default="clip.gif", help="output file, .gif (or .mp4 with ffmpeg)")
     p.add_argument("--seed", type=int, default=0, help="draws sizes, positions and speeds")
-    p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES)
-    p.add_argument("--height", type=int, default=world.DEFAULT_HEIGHT)
-    p.add_argument("--width", type=int, default=world.DEFAULT_WIDTH)
-    p.add_argument("--fps", type=float, default=8)
+    p.add_argument("--frames", type=_bounded("--frames", 1, MAX_FRAMES, int), default=world.DEFAULT_FRAMES,
+                   help=f"clip length, 1..{MAX_FRAMES}")
+    p.add_argument("--height", type=_bounded("--height", world.MIN_SIZE_PX, MAX_SIZE_PX, int),
+                   default=world.DEFAULT_HEIGHT, help=f"pixels, {world.MIN_SIZE_PX}..{MAX_SIZE_PX}")
+    p.add_argument("--width", type=_bounded("--width", world.MIN_SIZE_PX, MAX_SIZE_PX, int),
+                   default=world.DEFAULT_WIDTH, help=f"pixels, {world.MIN_SIZE_PX}..{MAX_SIZE_PX}")
+    p.add_argument("--fps", type=_bounded("--fps", viz.MIN_FPS, viz.MAX_FPS), default=8,
+                   help=f"frames per second, {viz.MIN_FPS:g}..{viz.MAX_FPS:g} (a GIF plays at most {viz.MAX_GIF_FPS})")
     p.set_defaults(run=render)
 
     p = sub.add_parser("cost", help="tokens per clip and FLOPs per forward pass of a video DiT")
     p.add_argument("preset", help=f"one of {', '.join(patching.PRESETS)}")
-    p.add_argument("--width", type=int, default=384, help="DiT hidden size")
-    p.add_argument("--depth", type=int, default=12, help="DiT blocks")
-    p.add_argument("--steps", type=int, default=20, help="denoising steps per video")
+    p.add_argument("--width", type=_bounded("--width", 1, 1 << 20, int), default=384, help="DiT hidden size")
+    p.add_argument("--depth", type=_bounded("--depth", 1, 10_000, int), default=12, help="DiT blocks")
+    p.add_argument("--steps", type=_bounded("--steps", 1, 10_000, int), default=20, help="denoising steps per video")
     p.add_argument("--attention", choices=("full", "factorised"), default="full")
     p.set_defaults(run=cost)
 
@@ -85,11 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
     p.add_argument("--autoguidance", type=float, default=None,
                    help="pull away from the checkpoint's weaker model, 0 = off (default: the checkpoint's)")
+    p.add_argument("--shift", type=float, default=None,
+                   help="time shift, > 1 spends more steps at high noise (default: the checkpoint's)")
     p.add_argument("--seed", type=int, default=0, help="the starting noise")
-    p.add_argument("--sampler", choices=("euler", "heun", "ddim", "ddpm"), default=None,
-                   help="default: the checkpoint's (euler); ddim = euler for a flow model; ddpm needs an eps model")
+    p.add_argument("--sampler", choices=("euler", "heun", "ddim"), default=None,
+                   help="default: the checkpoint's (euler); ddim = euler for a flow model")
     p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES, help="1 + a multiple of 4")
-    p.add_argument("--fps", type=float, default=8)
+    p.add_argument("--fps", type=_bounded("--fps", viz.MIN_FPS, viz.MAX_FPS), default=8,
+                   help=f"frames per second, {viz.MIN_FPS:g}..{viz.MAX_FPS:g} (a GIF plays at most {viz.MAX_GIF_FPS})")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     p.add_argument("--progress", action="store_true", help="show a progress bar over the steps")
     p.add_argument("--edit", default=None, metavar="PROMPT",
@@ -103,11 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in ("prompt", "edit"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, _typed(getattr(args, name)))
     try:
-        print(args.run(args))
-    except (ValueError, RuntimeError) as err:  # PromptError is a ValueError
-        print(f"minivid {args.command}: {err}", file=sys.stderr)
+        result = args.run(args)
+    except KeyboardInterrupt:
+        _say(f"minivid {args.command}: interrupted", sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError, ArithmeticError, MemoryError) as err:
+        # the user's input or environment: PromptError is a ValueError, CheckpointError a RuntimeError, an
+        # unwritable --out an OSError; each says what is wrong in its message
+        message = " ".join(str(err).split()) or type(err).__name__
+        _say(f"minivid {args.command}: {message}", sys.stderr)
         return 2
+    _say(result, sys.stdout)  # the file is written: an odd terminal encoding must not turn this into a failure
     return 0
 
 

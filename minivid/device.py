@@ -35,10 +35,25 @@ def default_device() -> torch.device:
 
 
 def as_device(device: str | torch.device | None) -> torch.device:
-    """`None` or "auto" -> `default_device()`, anything else -> torch.device."""
+    """`None` or "auto" -> `default_device()`, anything else -> torch.device, checked to be there: an unknown
+    name or an accelerator this machine does not have raises a ValueError saying what is available."""
     if device is None or device == "auto":
         return default_device()
-    return torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be a name such as 'cpu', 'cuda' or 'mps', got {device!r}")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"unknown device {str(device)!r} ({e}); use cpu, cuda or mps") from None
+    mps = getattr(torch.backends, "mps", None)
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}
+    if not available.get(device.type, False):
+        raise ValueError(f"device {str(device)!r} is not available on this machine; available: "
+                         f"{', '.join(k for k, ok in available.items() if ok)} (or leave it unset for the best one)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r} does not exist: this machine has {torch.cuda.device_count()} "
+                         "CUDA device(s)")
+    return device
 
 
 @functools.cache

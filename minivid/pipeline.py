@@ -29,17 +29,25 @@ encodes real clips, noises them to time t along the training path and samples fr
 there (the same time grid, cut at t: `sampling.truncate_timesteps`): a small t keeps
 the clip and changes what little noise allows (a colour), t = 1 is ordinary sampling.
 
-Samplers. The shipped checkpoint is a flow-matching (velocity) model, so its
-native samplers are "euler" and "heun". "ddim" is accepted and runs Euler: for the
+Samplers. The checkpoint is a flow-matching (velocity) model, so its native
+samplers are "euler" and "heun". "ddim" is accepted and runs Euler: for the
 straight path x_t = (1 - t) x0 + t eps, a deterministic DDIM step
 (x_s = (1 - s) x0_hat + s eps_hat with x0_hat = x_t - t v, eps_hat = x_t + (1 - t) v)
 simplifies to x_s = x_t + (s - t) v, which is exactly an Euler step. "ddpm"
 (ancestral sampling on a discrete noise schedule) needs an epsilon-prediction
-checkpoint and raises a ValueError naming the samplers this one supports; an
-epsilon checkpoint ("parameterisation": "eps") runs "ddim" and "ddpm" natively.
+model and raises a ValueError naming the samplers a flow model supports.
+
+Every argument is checked before any compute (`check_settings`): a wrong type, NaN, an
+infinity or a value out of range raises a ValueError naming the argument and its range.
+Paths a sidecar records (the VAE, the weaker model) are looked up from the checkpoint's
+own folder upwards first, then the working directory, then the repository, and the
+first file with the recorded sha256 is used.
 """
 from __future__ import annotations
 
+import math
+import numbers
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -49,7 +57,7 @@ from . import sampling
 from .checkpoint import (CheckpointError, load_state_dict_strict, load_tensors, noise_correlation, read_meta,
                          same_latents, same_noise)
 from .device import as_device
-from .diffusion import add_noise, make_alphas_cumprod, mixed_noise
+from .diffusion import add_noise, mixed_noise
 from .dit import DiT, DiTConfig
 from .text import encode_batch, parse_prompt
 from .vae import VideoVAE
@@ -57,8 +65,119 @@ from .vae import VideoVAE
 DEFAULT_PATH = "data/t2v/shapes"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLOW_SAMPLERS = ("euler", "heun", "ddim")  # ddim == euler for a flow model (see the module docstring)
-EPS_SAMPLERS = ("ddim", "ddpm")
 DEFAULT_STRENGTH = 0.6  # editing: noise level a clip is redrawn from when none is given (SDEdit's middle ground)
+# Accepted ranges of the sampling settings, [low, high]: wide enough for any experiment, narrow enough that
+# no value in them gives NaN, noise or an out-of-memory crash on the course's clips.
+LIMITS = {"steps": (1, 1000), "guidance": (0.0, 50.0), "autoguidance": (0.0, 20.0), "shift": (0.01, 100.0),
+          "seed": (0, 2**40 - 1), "frames": (1, 129), "strength": (0.0, 1.0)}
+
+
+# ----------------------------------------------------------------------------
+# Checking arguments at the boundary
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """`value` as an int in [low, high] (default: LIMITS[name]), else a ValueError naming `name` and the range."""
+    low, high = LIMITS[name] if low is None else (low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r} ({type(value).__name__})")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def check_real(name: str, value, low: float | None = None, high: float | None = None) -> float:
+    """`value` as a finite float in [low, high] (default: LIMITS[name]), else a ValueError naming `name`."""
+    low, high = LIMITS[name] if low is None else (low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r} ({type(value).__name__})")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def check_sampler(sampler) -> str:
+    if not isinstance(sampler, str) or sampler not in FLOW_SAMPLERS:
+        raise ValueError(
+            f"sampler {sampler!r} is not available for this 'flow' checkpoint; it supports {', '.join(FLOW_SAMPLERS)}"
+            " ('ddim' runs Euler, its exact equivalent for a flow model; 'ddpm' needs an epsilon-prediction "
+            "checkpoint)")
+    return sampler
+
+
+def check_settings(settings: dict) -> dict:
+    """Sampling settings (sampler, steps, guidance, shift, autoguidance; any subset) checked and normalised."""
+    checks = {"sampler": check_sampler, "steps": lambda v: check_int("steps", v),
+              **{k: (lambda v, k=k: check_real(k, v)) for k in ("guidance", "shift", "autoguidance")}}
+    unknown = sorted(set(settings) - set(checks))
+    if unknown:
+        raise ValueError(f"unknown sampling setting(s) {', '.join(unknown)}; known: {', '.join(checks)}")
+    return {k: checks[k](v) for k, v in settings.items()}
+
+
+def check_prompts(prompts) -> list[str]:
+    """A prompt or a list of prompts -> a non-empty list of strings, each a scene ShapesWorld can show."""
+    prompts = [prompts] if isinstance(prompts, str) else prompts
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError(f"prompts must be a string or a non-empty list of strings, got {prompts!r}"[:200])
+    for p in prompts:
+        if not isinstance(p, str):
+            raise ValueError(f"every prompt must be a string, got {type(p).__name__}: {p!r}"[:200])
+        parse_prompt(p)  # raises PromptError with a clear message
+    return list(prompts)
+
+
+def _check_dit_config(config) -> DiTConfig:
+    """The DiT config a sidecar records, each field of its declared type, then DiTConfig's own checks."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be an object, got {config!r}")
+    for f in fields(DiTConfig):
+        if f.name not in config:
+            continue
+        value, default = config[f.name], f.default
+        if f.name == "patch_size":
+            sizes = value if isinstance(value, (tuple, list)) else [value]
+            ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes)
+        elif isinstance(default, (bool, str)):
+            ok = type(value) is type(default)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else:
+            ok = True
+        if not ok:
+            raise ValueError(f"config.{f.name} must be a {type(default).__name__}, got {value!r}")
+    return DiTConfig.from_dict(config)  # raises ValueError for sizes that do not fit together
+
+
+def _check_file_ref(ref, name: str) -> None:
+    if not (isinstance(ref, dict) and isinstance(ref.get("path"), str) and ref["path"]
+            and isinstance(ref.get("sha256"), str) and len(ref["sha256"]) == 64):
+        raise ValueError(f"{name} must be {{\"path\": a file, \"sha256\": 64 hex digits}}, got {ref!r}"[:300])
+
+
+def check_t2v_meta(meta: dict) -> DiTConfig:
+    """A text-to-video sidecar fully checked: config, VAE and weaker model references, latent shape, sampling
+    settings, noise; raises ValueError saying which field is wrong. Returns the DiT config."""
+    config = _check_dit_config(meta.get("config"))
+    _check_file_ref(meta.get("vae"), "vae")
+    if "weak" in meta:
+        _check_file_ref(meta["weak"], "weak")
+    if meta.get("parameterisation", "flow") != "flow":
+        raise ValueError(f"parameterisation must be 'flow' (velocity prediction), got {meta['parameterisation']!r}")
+    shape = meta.get("latent_shape")
+    pt, ph, pw = config.patch_size
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 4
+            and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in shape)
+            and shape[0] == config.latent_channels and shape[1] % pt == 0 and shape[2] % ph == 0 and shape[3] % pw == 0):
+        raise ValueError(f"latent_shape must be [z, t, h, w] with z = config.latent_channels "
+                         f"({config.latent_channels}) and t, h, w multiples of the patch {config.patch_size}, got {shape!r}")
+    if not isinstance(meta.get("sampling", {}), dict):
+        raise ValueError(f"sampling must be an object, got {meta['sampling']!r}")
+    check_settings(meta.get("sampling", {}))
+    noise_correlation(meta)  # a number in [0, 1), else CheckpointError
+    return config
 
 
 def resolve_path(path, near=None) -> Path:
@@ -69,6 +188,39 @@ def resolve_path(path, near=None) -> Path:
         if candidate.with_name(candidate.name + ".json").exists() or candidate.exists():
             return candidate
     return path
+
+
+def recorded_path_candidates(recorded, checkpoint) -> list[Path]:
+    """Where a path a sidecar records may point: as is if absolute; else from the checkpoint's own folder and each
+    folder above it (a repository-relative path such as data/vae/shapes), then the working directory, then the
+    repository root."""
+    recorded = Path(recorded)
+    if recorded.is_absolute():
+        return [recorded]
+    folder = Path(checkpoint).absolute().parent
+    found = [f / recorded for f in (folder, *folder.parents)] + [Path.cwd() / recorded, REPO_ROOT / recorded]
+    return list(dict.fromkeys(found))
+
+
+def find_recorded(recorded: str, sha256: str, checkpoint, kind: str, what: str) -> Path:
+    """The first candidate of `recorded_path_candidates` whose sidecar records `sha256`, else CheckpointError."""
+    seen = []
+    for candidate in recorded_path_candidates(recorded, checkpoint):
+        if not candidate.with_name(candidate.name + ".json").exists():
+            continue
+        try:
+            found = read_meta(candidate, kind=kind)["sha256"]
+        except CheckpointError as e:
+            seen.append(f"{candidate}: {e}")
+            continue
+        if found == sha256:
+            return candidate
+        seen.append(f"{candidate} has {found[:12]}...")
+    if not seen:
+        raise CheckpointError(f"{checkpoint} needs the {what} {recorded!r}, which could not be found near it, in "
+                              f"the working directory or in the repository")
+    raise CheckpointError(f"{checkpoint} needs the {what} with sha256 {sha256[:12]}... (recorded as {recorded!r}), "
+                          f"but {'; '.join(seen)}: use the matching file")
 
 
 def noise_for(index: int, seed: int, shape, device, correlation: float = 0.0) -> torch.Tensor:
@@ -90,11 +242,13 @@ class TextToVideo:
         self.dit, self.vae, self.meta = dit.to(self.device).eval(), vae.to(self.device).eval(), meta
         self.weak = weak.to(self.device).eval() if weak is not None else None  # autoguidance's weaker model
         self.weak_meta = weak_meta if weak is not None else None  # its sidecar
-        self.parameterisation = meta.get("parameterisation", "flow")
+        self.parameterisation = meta.get("parameterisation", "flow")  # always "flow" (check_t2v_meta)
         self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
         self.noise_correlation = noise_correlation(meta)  # of the noise it was trained from
-        self.defaults = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 1.0, "autoguidance": 0.0,
-                         **meta.get("sampling", {})}
+        try:
+            self.defaults = check_settings({**sampling.DEFAULTS, "autoguidance": 0.0, **meta.get("sampling", {})})
+        except ValueError as e:
+            raise CheckpointError(f"the checkpoint's recommended sampling is invalid: {e}") from None
         if weak is None:
             self.defaults["autoguidance"] = 0.0  # loaded without its weaker model (weak_path=False): plain guidance
 
@@ -104,89 +258,75 @@ class TextToVideo:
 
         The weaker model for autoguidance is the one the sidecar names under "weak" (its sha256 checked), or
         `weak_path` (any text-to-video checkpoint on the same VAE); `weak_path=False` loads none.
-        Raises `CheckpointError` if a file is missing, truncated or corrupt, if the
-        weights do not fit the recorded config, or if the VAE found (or the weaker
-        model's VAE) is not the one the DiT was trained on.
+        Raises `CheckpointError` if a file is missing, truncated, corrupt or edited, if the sidecar is invalid,
+        if the weights do not fit the recorded config, or if the VAE found (or the weaker model's VAE) is not
+        the one the DiT was trained on; ValueError for a device that is not there.
         """
+        device = as_device(device)  # an unavailable device fails before anything is read
         path = resolve_path(path)
         dit, meta = cls._load_dit(path)
-        vae_info = meta["vae"]
-        vae_file = resolve_path(vae_path or vae_info["path"], near=Path(path).parent)
-        try:
+        if vae_path:
+            vae_file = resolve_path(vae_path)
             found = read_meta(vae_file, kind="vae")["sha256"]
-        except CheckpointError as e:
-            raise CheckpointError(f"{path} needs the VAE {vae_info['path']!r}, which could not be read: {e}") from None
-        if found != vae_info["sha256"]:
-            raise CheckpointError(
-                f"{path} was trained on the VAE with sha256 {vae_info['sha256'][:12]}..., but {vae_file} has "
-                f"{found[:12]}...: its latents would mean something else; use the matching VAE")
+            if found != meta["vae"]["sha256"]:
+                raise CheckpointError(f"{path} needs the VAE with sha256 {meta['vae']['sha256'][:12]}..., but "
+                                      f"{vae_file} has {found[:12]}...: its latents would mean something else")
+        else:
+            vae_file = find_recorded(meta["vae"]["path"], meta["vae"]["sha256"], path, "vae", "VAE")
         vae = VideoVAE.from_pretrained(vae_file, device=device)  # verifies the file against its own sidecar
-
-        weak, weak_meta, weak_info = None, None, meta.get("weak")
-        if weak_path is not False and (weak_path or weak_info):
-            weak_file = resolve_path(weak_path or weak_info["path"], near=Path(path).parent)
-            weak, weak_meta = cls._load_dit(weak_file)
-            if not weak_path and weak_meta["sha256"] != weak_info["sha256"]:
-                raise CheckpointError(
-                    f"{path} names the weaker model {weak_info['path']!r} with sha256 {weak_info['sha256'][:12]}..., "
-                    f"but {weak_file} has {weak_meta['sha256'][:12]}...; use the matching file")
-            if not same_latents(meta, weak_meta):
-                raise CheckpointError(f"the weaker model {weak_file} was trained on other latents than {path} "
-                                      "(another VAE); autoguidance needs both on the same")
-            if weak_meta.get("parameterisation", "flow") != meta.get("parameterisation", "flow"):
-                raise CheckpointError(f"the weaker model {weak_file} predicts another quantity than {path}")
-            if not same_noise(meta, weak_meta):
-                raise CheckpointError(f"the weaker model {weak_file} was trained from other noise than {path} "
-                                      f"(frame correlation {noise_correlation(weak_meta)} vs "
-                                      f"{noise_correlation(meta)}); autoguidance needs the same")
+        weak, weak_meta = cls._load_weak(path, meta, weak_path)
         return cls(dit, vae, meta, device, weak=weak, weak_meta=weak_meta)
+
+    @classmethod
+    def _load_weak(cls, path, meta: dict, weak_path) -> tuple[DiT | None, dict | None]:
+        """Autoguidance's weaker model: `weak_path`, else the one the sidecar names (sha256 checked), else none."""
+        info = meta.get("weak")
+        if weak_path is False or not (weak_path or info):
+            return None, None
+        if weak_path:
+            weak_file = resolve_path(weak_path)
+        else:
+            weak_file = find_recorded(info["path"], info["sha256"], path, "t2v", "weaker model")
+        weak, weak_meta = cls._load_dit(weak_file)
+        if not same_latents(meta, weak_meta):
+            raise CheckpointError(f"the weaker model {weak_file} was trained on other latents than {path} "
+                                  "(another VAE); autoguidance needs both on the same")
+        if not same_noise(meta, weak_meta):
+            raise CheckpointError(f"the weaker model {weak_file} was trained from other noise than {path} "
+                                  f"(frame correlation {noise_correlation(weak_meta)} vs "
+                                  f"{noise_correlation(meta)}); autoguidance needs the same")
+        return weak, weak_meta
 
     @staticmethod
     def _load_dit(path) -> tuple[DiT, dict]:
-        """A DiT checkpoint and its sidecar, checked (hash, config, weights that fit it)."""
+        """A DiT checkpoint and its sidecar, checked (hash, every sidecar field, finite weights that fit it)."""
         tensors, meta = load_tensors(path, kind="t2v")
         try:
-            config = DiTConfig.from_dict(meta["config"])
-            parameterisation = meta.get("parameterisation", "flow")
-            meta["vae"]["path"], meta["vae"]["sha256"], meta["latent_shape"]
-            if "weak" in meta:
-                meta["weak"]["path"], meta["weak"]["sha256"]
+            config = check_t2v_meta(meta)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: the sidecar is not a valid text-to-video checkpoint: {e}") from None
-        if parameterisation not in ("flow", "eps"):
-            raise CheckpointError(f"{path}: unknown parameterisation {parameterisation!r} (expected 'flow' or 'eps')")
-        noise_correlation(meta, where=str(path))  # a number in [0, 1), else CheckpointError
+        bad = [k for k, v in tensors.items() if not (v.is_floating_point() and torch.isfinite(v).all())]
+        if bad:
+            raise CheckpointError(f"{path}: {len(bad)} weight tensor(s) are not finite floats (e.g. {bad[0]}): "
+                                  "the model diverged or the file was made wrongly")
         dit = DiT(config)
         load_state_dict_strict(dit, {k: v.float() for k, v in tensors.items()}, where=str(path))
         return dit, meta
 
     # -- the denoiser -------------------------------------------------------------
 
-    def _check_sampler(self, sampler: str) -> str:
-        supported = FLOW_SAMPLERS if self.parameterisation == "flow" else EPS_SAMPLERS
-        if sampler not in supported:
-            raise ValueError(
-                f"sampler {sampler!r} is not available for this {self.parameterisation!r} checkpoint; "
-                f"it supports {', '.join(supported)}"
-                + (" ('ddim' runs Euler, its exact equivalent for a flow model; 'ddpm' needs an "
-                   "epsilon-prediction checkpoint)" if self.parameterisation == "flow" else ""))
-        return sampler
-
     def latent_size(self, frames: int) -> tuple[int, int, int, int]:
+        """(z, t', h', w') of a `frames`-frame clip; frames is 1 + a multiple of the VAE's time compression."""
+        frames = check_int("frames", frames)
         z, _, h, w = self.latent_shape
         ft = self.vae.cfg.temporal_compression
-        if frames < 1 or (frames - 1) % ft:
+        if (frames - 1) % ft:
             raise ValueError(f"frames must be 1 + a multiple of {ft} (e.g. 17 or 33), got {frames}")
         return z, 1 + (frames - 1) // ft, h, w
 
     def _init_latents(self, init_video, strength, b: int):
         """init_video (B or 1, T, 3, H, W) -> clean latents b z t' h' w' and the start time t = strength."""
-        strength = DEFAULT_STRENGTH if strength is None else float(strength)
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1] (0 keeps the clip, 1 ignores it), got {strength}")
-        if self.parameterisation != "flow":
-            raise ValueError("init_video (SDEdit) needs a flow-matching checkpoint; this one is "
-                             f"{self.parameterisation!r}")
+        strength = DEFAULT_STRENGTH if strength is None else check_real("strength", strength)
         if not isinstance(init_video, torch.Tensor) or not init_video.is_floating_point():
             got = f"a {init_video.dtype} tensor" if isinstance(init_video, torch.Tensor) else type(init_video).__name__
             raise ValueError(f"init_video must be a float tensor (B, T, 3, H, W) in [0, 1], got {got}")
@@ -196,34 +336,34 @@ class TextToVideo:
         if init_video.ndim == 5 and init_video.shape[0] not in (1, b):
             raise ValueError(f"init_video has {init_video.shape[0]} clips for {b} prompts; give one per prompt "
                              "or one for all")
+        size = tuple(n * self.vae.cfg.spatial_compression for n in self.latent_shape[2:])
+        if init_video.ndim == 5 and tuple(init_video.shape[3:]) != size:
+            raise ValueError(f"init_video frames must be {size[0]} x {size[1]} pixels (the size the model was "
+                             f"trained on), got {init_video.shape[3]} x {init_video.shape[4]}")
         x0 = self.vae.encode_clips(init_video.to(self.device))  # checks the layout b t c h w, says what is wrong
         return x0.expand(b, *x0.shape[1:]), strength
+
+    def settings(self, steps=None, guidance=None, sampler=None, shift=None, autoguidance=None) -> dict:
+        """The sampling settings a call uses: those given (checked), the checkpoint's for the rest."""
+        given = {"steps": steps, "guidance": guidance, "sampler": sampler, "shift": shift, "autoguidance": autoguidance}
+        chosen = {**self.defaults, **check_settings({k: v for k, v in given.items() if v is not None})}
+        if chosen["autoguidance"] != 0 and self.weak is None:
+            raise ValueError(f"autoguidance={chosen['autoguidance']} needs a weaker model: this pipeline was loaded "
+                             "without one (load with from_pretrained(..., weak_path=...), or pass autoguidance=0)")
+        return chosen
 
     @torch.no_grad()
     def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
                        progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
         """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video."""
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts:
-            raise ValueError("give at least one prompt")
-        for p in prompts:
-            parse_prompt(p)  # raises PromptError with a clear message
-        steps = int(self.defaults["steps"] if steps is None else steps)
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        guidance = float(self.defaults["guidance"] if guidance is None else guidance)
-        shift = float(self.defaults["shift"] if shift is None else shift)
-        autoguidance = float(self.defaults["autoguidance"] if autoguidance is None else autoguidance)
-        if autoguidance != 0 and self.weak is None:
-            raise ValueError(f"autoguidance={autoguidance} needs a weaker model: this pipeline was loaded without one "
-                             "(load with from_pretrained(..., weak_path=...), or pass autoguidance=0)")
-        sampler = self._check_sampler(self.defaults["sampler"] if sampler is None else sampler)
+        prompts = check_prompts(prompts)
+        s = self.settings(steps, guidance, sampler, shift, autoguidance)
+        seed = check_int("seed", seed)
         b, device = len(prompts), self.device
         if init_video is None:
             if strength is not None:
                 raise ValueError("strength only applies when editing a clip: pass init_video as well")
-            x0, t_start = None, 1.0
-            shape = self.latent_size(frames)
+            x0, t_start, shape = None, 1.0, self.latent_size(frames)
         else:
             x0, t_start = self._init_latents(init_video, strength, b)
             shape = tuple(x0.shape[1:])
@@ -233,30 +373,15 @@ class TextToVideo:
             x = add_noise(x0, x, torch.full((b,), t_start, device=device))
         ids, mask = (t.to(device) for t in encode_batch(prompts))
         null_ids, null_mask = (t.to(device) for t in encode_batch([None] * b))
-        bar = tqdm(total=steps, disable=not progress, desc=f"{sampler} x{steps}")
-
-        def callback(*_):
-            bar.update(1)
-
-        if self.parameterisation == "flow":
-            fn = sampling.autoguidance(self.dit, self.weak, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
-            ts = sampling.truncate_timesteps(sampling.flow_timesteps(steps, shift=shift, device=device), t_start)
-            bar.total = len(ts) - 1  # fewer steps when editing from t_start < 1
-            run = sampling.heun_sample if sampler == "heun" else sampling.euler_sample
-            out = run(fn, x, ts, callback=callback)
-        else:
-            num_train = int(self.meta.get("num_train_steps", 1000))
-            abar = make_alphas_cumprod(num_train, self.meta.get("schedule", "cosine")).to(device)
-            eps_model = sampling.ddpm_model_fn(self.dit, num_train)
-            weak_model = sampling.ddpm_model_fn(self.weak, num_train) if self.weak is not None else None
-            fn = sampling.autoguidance(eps_model, weak_model, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
-            ks = sampling.ddpm_timesteps(num_train, steps, device=device)
-            if sampler == "ddim":
-                out = sampling.ddim_sample(fn, x, abar, ks, callback=callback)
-            else:
-                g = torch.Generator(device=device).manual_seed(int(seed))
-                out = sampling.ddpm_sample(fn, x, abar, ks, generator=g, callback=callback)
-        bar.close()
+        fn = sampling.autoguidance(self.dit, self.weak, (ids, mask), (null_ids, null_mask), s["guidance"],
+                                   s["autoguidance"])
+        ts = sampling.truncate_timesteps(sampling.flow_timesteps(s["steps"], shift=s["shift"], device=device), t_start)
+        run = sampling.heun_sample if s["sampler"] == "heun" else sampling.euler_sample
+        with tqdm(total=len(ts) - 1, disable=not progress, desc=f"{s['sampler']} x{s['steps']}") as bar:
+            out = run(fn, x, ts, callback=lambda *_: bar.update(1))
+        if not torch.isfinite(out).all():
+            raise FloatingPointError("sampling gave non-finite latents; the checkpoint's weights are unusable with "
+                                     f"these settings ({s})")
         return out
 
     @torch.no_grad()
@@ -266,7 +391,9 @@ class TextToVideo:
 
         steps / guidance / sampler / shift / autoguidance default to the checkpoint's
         recommended settings (20 Euler steps; see `self.defaults`). Same seed + prompt +
-        position -> the same video.
+        position -> the same video. Ranges: `LIMITS` (frames: 1 + a multiple of 4; a
+        clip longer than the 17 frames the model was trained on is drawn, but its later
+        frames are not what the model learned); anything else raises a ValueError.
 
         Editing instead of drawing (SDEdit): pass `init_video` (B, T, 3, H, W) in
         [0, 1], one clip per prompt or one for all, and `strength` in [0, 1]

@@ -24,6 +24,12 @@ import torch
 
 from minivid.diffusion import ddpm_model_time, eps_to_x0, shift_time
 
+# The recommended way to sample a flow model, the one source of it: what an exported checkpoint records as
+# its "sampling" and what the pipeline uses where a checkpoint records nothing. shift 3 spends more of the
+# steps at high noise (SD3's time shift), measured better than uniform steps at 8 and 20 Euler steps
+# (benchmarks/results/t2v.json).
+DEFAULTS = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 3.0}
+
 # -----------------------------------------------------------------------------
 # Timesteps
 

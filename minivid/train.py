@@ -49,6 +49,7 @@ from .device import as_device, autocast_context, device_name, uses_bf16_autocast
 from .diffusion import flow_matching_loss, logit_normal_timesteps, mixed_noise, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
+from .sampling import DEFAULTS as DEFAULT_SAMPLING
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
 from .text_aux import (PAIRS, TEXT_AUX_SOURCES, caption_labels, caption_token_labels, freeze_text_encoder_except,
@@ -374,9 +375,7 @@ class T2VTrainConfig:
 
 
 T2V_RESUMABLE_DIFFERENCES = {"checkpoint_every", "threads"}
-# Recommended sampling, recorded in every exported checkpoint. shift 3 spends more of the steps at high noise
-# (SD3's time shift), measured better than uniform steps at 8 and 20 Euler steps (benchmarks/results/t2v.json).
-T2V_DEFAULT_SAMPLING = {"sampler": "euler", "steps": 20, "guidance": 4.0, "shift": 3.0}
+T2V_DEFAULT_SAMPLING = DEFAULT_SAMPLING  # recorded in every exported checkpoint; one source: sampling.DEFAULTS
 
 
 def vae_sha256(path) -> str:

@@ -43,6 +43,8 @@ import torch
 from einops import rearrange, repeat
 from PIL import Image
 
+from .checkpoint import atomic_write_bytes, atomic_write_with
+
 __all__ = [
     "to_uint8_frames",
     "show_video",
@@ -66,6 +68,9 @@ TARGET_DISPLAY_PX = 128
 # GIF frame delays are stored in hundredths of a second and browsers slow
 # delays under 20 ms down to 100 ms, so 50 fps is the fastest a GIF plays.
 MAX_GIF_FPS = 50
+# Accepted frame rates: a GIF stores each frame's delay in 16 bits of hundredths of a second (at most 655 s);
+# 0.1 fps (10 s a frame) is the slowest that means anything for a clip, 1000 the fastest an mp4 encoder takes.
+MIN_FPS, MAX_FPS = 0.1, 1000.0
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -234,10 +239,18 @@ def _palette_frames(frames: np.ndarray) -> list[Image.Image]:
     return images
 
 
+def check_fps(fps) -> float:
+    """`fps` as a float in [MIN_FPS, MAX_FPS], else a ValueError saying the range."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
+        raise ValueError(f"fps must be a number in [{MIN_FPS:g}, {MAX_FPS:g}], got {fps!r}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ValueError(f"fps must be a finite number in [{MIN_FPS:g}, {MAX_FPS:g}], got {fps!r}")
+    return float(fps)
+
+
 def _gif_bytes(frames: np.ndarray, fps: float, loop: bool) -> bytes:
     """Encode uint8 ``t h w 3`` (already upscaled) as an animated GIF."""
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps!r}")
+    fps = check_fps(fps)
     if fps > MAX_GIF_FPS:
         warnings.warn(
             f"GIFs cannot play faster than {MAX_GIF_FPS} fps; using {MAX_GIF_FPS}",
@@ -381,6 +394,20 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> None:
                 writer.grab_frame()
 
 
+def check_video_path(path: str | os.PathLike) -> Path:
+    """`path` as a Path if a video can be saved there (a known suffix, not a directory), else a ValueError or
+    IsADirectoryError saying why: callers check before spending compute on the clip."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(
+            f"unsupported video file type {path.suffix or '(none)'!r} for {path}: "
+            f"use one of {', '.join(VIDEO_SUFFIXES)}"
+        )
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory")
+    return path
+
+
 def save_video(
     clip: ClipLike,
     path: str | os.PathLike,
@@ -392,25 +419,25 @@ def save_video(
 
     Frames are upscaled by ``scale`` with nearest-neighbour first (default: 4
     for 32 x 32 frames; pass ``scale=1`` for the raw pixels). Parent folders are
-    created. Returns the path. ``.mp4`` raises ``RuntimeError`` when no ffmpeg
+    created. The file is written atomically (a temporary file renamed over
+    ``path``); a symlink at ``path`` is replaced, never followed onto its target.
+    ``fps`` must be in [MIN_FPS, MAX_FPS]. Returns the path. ``.mp4`` raises ``RuntimeError`` when no ffmpeg
     is found (on PATH, via matplotlib's ``animation.ffmpeg_path``, or from the
     ``imageio-ffmpeg`` package); any other suffix raises ``ValueError``.
     """
-    path = Path(path)
+    path = check_video_path(path)
     suffix = path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES:
-        raise ValueError(
-            f"unsupported video file type {path.suffix or '(none)'!r} for {path}: "
-            f"use one of {', '.join(VIDEO_SUFFIXES)}"
-        )
+    fps = check_fps(fps)
     frames = to_uint8_frames(clip)
     _, h, w, _ = frames.shape
     frames = _upscale(frames, _check_scale(scale, h, w))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".gif":
-        path.write_bytes(_gif_bytes(frames, fps, loop))
-    else:
-        _write_mp4(frames, path, fps)
+    try:
+        if suffix == ".gif":
+            atomic_write_bytes(path, _gif_bytes(frames, fps, loop))
+        else:
+            atomic_write_with(path, lambda tmp: _write_mp4(frames, tmp, fps), suffix=".mp4")
+    except OSError as e:  # say which file, not which temporary file
+        raise type(e)(e.errno, f"cannot write {path}: {e.strerror}") if e.strerror else e from None
     return path
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minivid.checkpoint import CheckpointError, checkpoint_paths
+from minivid.checkpoint import CheckpointError, checkpoint_paths, write_meta
 from minivid.cli import main as cli
 from minivid.pipeline import TextToVideo
 from minivid.text import PromptError
@@ -71,7 +71,7 @@ def test_editing_a_clip_sdedit(pipe):
     half = pipe([prompt, "a red square moves up"], steps=3, init_video=clip)  # one clip for both prompts
     assert half.shape == (2, 17, 3, 32, 32)
     assert not torch.allclose(half[0], plain[0]) and not torch.allclose(half[0], kept[0])
-    with pytest.raises(ValueError, match="strength must be in"):
+    with pytest.raises(ValueError, match=r"strength must be a finite number in \[0, 1\]"):
         pipe(prompt, init_video=clip, strength=1.5)
     with pytest.raises(ValueError, match="pass init_video"):
         pipe(prompt, strength=0.5)
@@ -104,8 +104,8 @@ def test_corrupt_missing_and_mismatched_checkpoints(tiny, tmp_path):
         TextToVideo.from_pretrained(tmp_path / "corrupt")
     meta = json.loads(js.read_text())
     meta["vae"]["sha256"] = "0" * 64
-    (tmp_path / "wrongvae.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="trained on the VAE"):
+    write_meta(tmp_path / "wrongvae", meta)  # rewritten through the API: its own hash holds, the VAE does not
+    with pytest.raises(CheckpointError, match="needs the VAE with sha256 000000000000"):
         TextToVideo.from_pretrained(tmp_path / "wrongvae")
     (tmp_path / "nofile.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing"):
@@ -121,7 +121,8 @@ def test_a_model_trained_from_correlated_noise_is_sampled_from_it(tiny, pipe, tm
     st, js = checkpoint_paths(tiny)
     (tmp_path / "mixed.safetensors").write_bytes(st.read_bytes())  # the sidecar's sha256 is of the weights alone
     meta = json.loads(js.read_text())
-    (tmp_path / "mixed.json").write_text(json.dumps({**meta, "noise_correlation": 0.5}))
+    (tmp_path / "mixed.json").write_text(js.read_text())
+    write_meta(tmp_path / "mixed", {**meta, "noise_correlation": 0.5})
     mixed = TextToVideo.from_pretrained(tmp_path / "mixed", device="cpu")
     assert pipe.noise_correlation == 0.0 and mixed.noise_correlation == 0.5
     shape = mixed.latent_size(17)
@@ -136,7 +137,7 @@ def test_a_model_trained_from_correlated_noise_is_sampled_from_it(tiny, pipe, tm
         TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "mixed")
     with pytest.raises(ValueError, match="other noise"):  # nor can the sidecar name such a weaker model
         name_weak_model(tmp_path / "mixed", tiny)
-    (tmp_path / "mixed.json").write_text(json.dumps({**meta, "noise_correlation": 1.5}))
+    write_meta(tmp_path / "mixed", {**meta, "noise_correlation": 1.5})
     with pytest.raises(CheckpointError, match="noise_correlation"):
         TextToVideo.from_pretrained(tmp_path / "mixed", device="cpu")
 
@@ -195,12 +196,12 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
                        ag.sample_latents(prompts, steps=3, seed=2, guidance=2.5, autoguidance=1.5))
 
     meta["weak"]["sha256"] = "0" * 64
-    (tmp_path / "main.json").write_text(json.dumps(meta))
+    write_meta(tmp_path / "main", meta)
     with pytest.raises(CheckpointError, match="weaker model"):
         TextToVideo.from_pretrained(tmp_path / "main", device="cpu")
     weak_meta = json.loads(checkpoint_paths(tmp_path / "weak")[1].read_text())
     weak_meta["vae"]["sha256"] = "1" * 64
-    checkpoint_paths(tmp_path / "weak")[1].write_text(json.dumps(weak_meta))
+    write_meta(tmp_path / "weak", weak_meta)
     with pytest.raises(CheckpointError, match="other latents"):
         TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "weak")
     with pytest.raises(ValueError, match="other latents"):
@@ -212,7 +213,8 @@ def test_naming_a_weak_model_alone_leaves_the_sampling_settings_as_they_were(tin
     (tmp_path / "main.safetensors").write_bytes(st.read_bytes())
     meta = json.loads(js.read_text())
     del meta["sampling"]  # a sidecar that recommends nothing: the pipeline's built-in defaults apply
-    (tmp_path / "main.json").write_text(json.dumps(meta))
+    (tmp_path / "main.json").write_text(js.read_text())
+    write_meta(tmp_path / "main", meta)
     name_weak_model(tmp_path / "main", tiny)  # any t2v checkpoint on the same latents may be the weaker one
     named = json.loads((tmp_path / "main.json").read_text())
     assert named["weak"]["sha256"] == meta["sha256"] and "sampling" not in named
@@ -247,3 +249,24 @@ def test_the_shipped_checkpoint_loads_and_generates():
     assert pipe.defaults["autoguidance"] > 0
     plain = pipe("a red circle moves left", steps=2, autoguidance=0)
     assert plain.shape == video.shape and not torch.equal(plain, video)
+
+
+def test_paths_a_sidecar_records_are_found_from_the_checkpoint_first(tiny, tmp_path, monkeypatch):
+    """Issue 42 item 9: the VAE path ("data/vae/shapes") was looked up in the working directory first, so running
+    from a folder holding another data/vae/shapes failed (or used it). Now: the checkpoint's folder and those above
+    it first, and the first file with the recorded sha256 wins."""
+    from minivid.vae import VAE_PRESETS, VideoVAE
+
+    vae_src = Path(__file__).resolve().parents[1] / "data/vae/shapes"
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    for folder, src in ((project / "data/t2v", tiny), (project / "data/vae", vae_src)):
+        folder.mkdir(parents=True)
+        for p in checkpoint_paths(src):
+            (folder / (("tiny" if src == tiny else "shapes") + p.suffix)).write_bytes(p.read_bytes())
+    VideoVAE(VAE_PRESETS["tiny"]).save_pretrained(elsewhere / "data/vae/shapes")  # another VAE, same relative path
+    monkeypatch.chdir(elsewhere)
+    pipe = TextToVideo.from_pretrained(project / "data/t2v/tiny", device="cpu")
+    assert pipe.vae.cfg == VideoVAE.from_pretrained(vae_src).cfg
+    for p in checkpoint_paths(project / "data/vae/shapes"):
+        p.unlink()  # not beside it any more: the working directory's has the wrong sha256, the repository's is used
+    assert TextToVideo.from_pretrained(project / "data/t2v/tiny", device="cpu").vae.cfg == pipe.vae.cfg

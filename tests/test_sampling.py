@@ -235,11 +235,25 @@ def test_autoguidance_from_a_biased_weak_model_moves_samples_away_from_its_error
 
 
 def test_guidance_runs_inside_a_sampler_with_a_dit():
+    """On a DiT whose output depends on the text (weights perturbed: an untrained DiT predicts 0 everywhere),
+    the guided sampler equals the guidance formula by hand, and neither branch alone."""
     from minivid.dit import DiT, null_text
 
+    torch.manual_seed(0)
     model = DiT.from_preset("tiny").eval()
-    ids, mask = torch.randint(0, 64, (2, 4)), torch.ones(2, 4, dtype=torch.bool)
-    velocity_fn = classifier_free_guidance(model, (ids, mask), null_text(2), scale=4.0)
-    z = torch.randn(2, 4, 2, 4, 4)
-    x = euler_sample(velocity_fn, z, flow_timesteps(2))
-    assert torch.equal(x, z)  # the untrained DiT predicts v = 0, so nothing moves
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ids, mask = torch.randint(1, 64, (2, 4)), torch.ones(2, 4, dtype=torch.bool)
+    z, ts, scale = torch.randn(2, 4, 2, 4, 4), flow_timesteps(2), 4.0
+    x = euler_sample(classifier_free_guidance(model, (ids, mask), null_text(2), scale=scale), z, ts)
+    by_hand = z
+    with torch.no_grad():
+        for t, t_next in zip(ts[:-1], ts[1:]):
+            tt = t.expand(2)
+            v_cond, v_uncond = model(by_hand, tt, ids, mask), model(by_hand, tt, *null_text(2))
+            assert v_cond.abs().mean() > 1e-3 and (v_cond - v_uncond).abs().mean() > 1e-3  # the test can fail
+            by_hand = by_hand + (t_next - t) * (v_uncond + scale * (v_cond - v_uncond))
+    torch.testing.assert_close(x, by_hand, atol=1e-5, rtol=0)
+    for one_branch in ((ids, mask), null_text(2)):  # returning either prediction alone is caught
+        assert not torch.allclose(x, euler_sample(conditioned(model, *one_branch), z, ts), atol=1e-3)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from minivid.checkpoint import CheckpointError, checkpoint_paths
-from minivid.device import autocast_context, bf16_supported, default_device, uses_bf16_autocast
+from minivid.checkpoint import CheckpointError, checkpoint_paths, write_meta
+from minivid.device import autocast_context, bf16_supported, uses_bf16_autocast
 from minivid.vae import VAE_PRESETS, VAEConfig, VideoVAE, count_parameters, psnr
 from minivid.world import ShapesWorld
 
@@ -164,7 +164,7 @@ def test_config_does_not_match_tensors(saved):
     _, js = saved
     meta = json.loads(js.read_text())
     meta["config"]["channels"] = [8, 16, 16]  # the tensors were made for (8, 8, 16)
-    js.write_text(json.dumps(meta))
+    write_meta(js, meta)  # rewritten through the API (its own hash updated): the tensors still do not fit
     with pytest.raises(CheckpointError, match="does not match.*shape mismatch"):
         VideoVAE.from_pretrained(js)
 
@@ -199,7 +199,6 @@ def test_shipped_vae_reconstructs():
 
 
 def test_device_helpers():
-    assert default_device().type in ("cuda", "mps", "cpu")
     with autocast_context("cpu", enabled=False):
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
     with autocast_context("cpu"):  # bf16 where native, otherwise a no-op: runs either way

@@ -219,3 +219,21 @@ def test_save_frame_strip_writes_png(tmp_path):
 def test_frame_strip_rejects_bad_every():
     with pytest.raises(ValueError, match="every"):
         viz.frame_strip(moving_square(t=3), every=0)
+
+
+def test_save_video_replaces_a_symlink_never_its_target(tmp_path):
+    """Issue 42 item 8: GIF output used to follow a symlink and overwrite the file it points to."""
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    link = tmp_path / "clip.gif"
+    link.symlink_to(target)
+    viz.save_video(torch.rand(3, 3, 8, 8), link, scale=1)
+    assert target.read_text() == "keep me" and not link.is_symlink() and link.read_bytes()[:3] == b"GIF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.gif", "notes.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("fps", [0, -1, 0.001, float("nan"), float("inf"), 1e6, "8", True])
+def test_save_video_refuses_frame_rates_outside_the_range(tmp_path, fps):
+    with pytest.raises(ValueError, match="fps must be"):
+        viz.save_video(torch.rand(3, 3, 8, 8), tmp_path / "x.gif", fps=fps)
+    assert not (tmp_path / "x.gif").exists()
