@@ -160,12 +160,17 @@ def measure_scaling_factor(vae: VideoVAE, clips: torch.Tensor, batch_size: int =
     return 1.0 / z.std().item()
 
 
-def vae_model(cfg: VAETrainConfig, device) -> tuple[VideoVAE, dict | None]:
-    """The VAE to train: random weights from `cfg.seed`, or those of `cfg.init_from` (then also its sidecar)."""
+def check_vae_config(cfg: VAETrainConfig) -> None:
+    """Every field in its range, named as its flag (before anything is read or written)."""
+    check_fields(cfg, VAE_FIELD_RULES)
     if cfg.preset not in VAE_PRESETS:
         raise RunError(f"--preset must be one of {sorted(VAE_PRESETS)}, got {cfg.preset!r}")
     if cfg.freeze_encoder and not cfg.init_from:
         raise RunError("--freeze-encoder needs --init-from: a random encoder would stay random")
+
+
+def vae_model(cfg: VAETrainConfig, device) -> tuple[VideoVAE, dict | None]:
+    """The VAE to train: random weights from `cfg.seed`, or those of `cfg.init_from` (then also its sidecar)."""
     torch.manual_seed(cfg.seed)
     model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
     base_meta = None
@@ -207,7 +212,7 @@ def train_vae(
     start if there is none). `stop_at`: stop after that many steps as if the run
     had been killed right after a checkpoint (for tests and for splitting a run).
     """
-    check_fields(cfg, VAE_FIELD_RULES)
+    check_vae_config(cfg)
     check_stop_at(stop_at)
     refuse_other_kind(export, "vae", "--export")
     device = as_device(device)
