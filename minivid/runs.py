@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, latest_training_state, read_meta
+from .checkpoint import CheckpointError, latest_training_state, load_training_state, read_meta
 
 try:  # POSIX: an advisory lock that the kernel drops when its process dies, even by SIGKILL
     import fcntl
@@ -199,6 +199,16 @@ def resume_point(state, saved_cfg, cfg, allowed: set[str], depends: dict) -> dic
     check_resumable(state, saved_cfg(meta["config"]), cfg, allowed)
     check_depends(state, meta.get("depends"), depends)
     return meta
+
+
+def restore(run: RunDir, meta: dict | None, model, optimizer, generator) -> tuple[int, float, list]:
+    """(first step, seconds trained, history): a fresh run's, or those of `run.state` after loading it in place."""
+    if meta is None:
+        return 0, 0.0, []
+    load_training_state(run.state, model, optimizer, generator)
+    if run.owner:
+        print(f"resuming from {run.state} at step {meta['step']}", file=sys.stderr)
+    return meta["step"], meta["elapsed"], meta["history"]
 
 
 # ----------------------------------------------------------------------------

@@ -44,14 +44,14 @@ from pathlib import Path
 import torch
 from einops import rearrange
 
-from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors,
-                         load_training_state, read_meta, same_latents, save_tensors, save_training_state, write_meta)
+from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, read_meta,
+                         same_latents, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name, uses_bf16_autocast
 from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
 from .runs import (Clock, RunDir, RunError, check_fields, check_resumable, check_stop_at, field_comments, lr_at,
-                   resume_point, run_steps)
+                   restore, resume_point, run_steps)
 from .seeds import VAL_SEED, step_generator
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
@@ -196,6 +196,24 @@ def vae_loss(cfg: VAETrainConfig, model: VideoVAE, clips: torch.Tensor, generato
     return loss, {"mse": mse, "l1": l1, "kl": kl, "mse01": mse01, "logvar": posterior.logvar.mean()}
 
 
+def vae_step(cfg: VAETrainConfig, model: VideoVAE, optimizer, generator, device, parts: dict):
+    """One optimiser step on batch k (clips k*B .. (k+1)*B-1 of the training stream): returns the loss, keeps its
+    parts in `parts`."""
+    data = ShapesWorld(DATA_LENGTH, "train", cfg.data_seed, two_object_prob=cfg.two_object_prob)
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def step(k: int) -> torch.Tensor:
+        loss, found = vae_loss(cfg, model, clip_batch(data, k * cfg.batch_size, cfg.batch_size), generator, device)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        optimizer.step()
+        parts.update(found)
+        return loss
+
+    return step
+
+
 def train_vae(
     cfg: VAETrainConfig,
     out_dir,
@@ -208,39 +226,27 @@ def train_vae(
 ) -> VideoVAE:
     """Train a VAE as `cfg` says, checkpointing into `out_dir`; export the shipped format to `export`.
 
-    `resume`: continue from the newest valid training state in `out_dir` (fresh
-    start if there is none). `stop_at`: stop after that many steps as if the run
-    had been killed right after a checkpoint (for tests and for splitting a run).
-    """
+    `resume`: continue from the newest valid training state in `out_dir` (fresh start if there is none).
+    `stop_at`: stop after that many steps as if killed right after a checkpoint (for tests, or to split a run)."""
     check_vae_config(cfg)
     check_stop_at(stop_at)
     refuse_other_kind(export, "vae", "--export")
     device = as_device(device)
     with RunDir(out_dir, resume) as run:
         model, base_meta = vae_model(cfg, device)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                      betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
         generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)  # posterior noise
         depends = {} if base_meta is None else {"init_from": base_meta["sha256"]}
-        state = run.latest_state()
-        meta = resume_point(state, lambda c: VAETrainConfig(**c), cfg, RESUMABLE_DIFFERENCES, depends)
-        start, elapsed, history = 0, 0.0, []
-        if meta is not None:
-            load_training_state(state, model, optimizer, generator)
-            start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
-            print(f"resuming from {state} at step {start}", file=sys.stderr)
-        data = ShapesWorld(DATA_LENGTH, "train", cfg.data_seed, two_object_prob=cfg.two_object_prob)
+        meta = resume_point(run.latest_state(), lambda c: VAETrainConfig(**c), cfg, RESUMABLE_DIFFERENCES, depends)
+        start, elapsed, history = restore(run, meta, model, optimizer, generator)
         val = validation_clips(cfg.val_clips)
         run.begin(asdict(cfg), start)
         clock, parts = Clock(elapsed), {}
+        optimiser_step = vae_step(cfg, model, optimizer, generator, device, parts)
 
         def step(k: int) -> torch.Tensor:
-            loss, found = vae_loss(cfg, model, clip_batch(data, k * cfg.batch_size, cfg.batch_size), generator, device)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-            optimizer.step()
-            parts.update(found)
+            loss = optimiser_step(k)
             if (k + 1) % cfg.val_every == 0 or k + 1 == cfg.steps:
                 value = psnr(reconstruct(model, val), val).mean().item()
                 history.append([k + 1, round(value, 3), round(clock(), 1)])
@@ -658,14 +664,10 @@ def t2v_session(cfg: T2VTrainConfig, run: RunDir, meta: dict | None, nets: T2VNe
                 data: T2VData, depends: dict, device, export, progress: bool, stop_at: int | None, snapshots: bool):
     """The steps of `train_t2v` from its start (or the training state `meta`) to its end, then the export."""
     rank, world = dist_info()
-    start, elapsed, history = 0, 0.0, []
+    start, elapsed, history = restore(run, meta, nets.state, nets.optimizer, None)
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
     if meta is not None:
-        load_training_state(run.state, nets.state, nets.optimizer, None)
-        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
         base_info = {"init_from": meta["init_from"]} if "init_from" in meta else {}  # as first read, not re-read
-        if rank == 0:
-            print(f"resuming from {run.state} at step {start}", file=sys.stderr)
     net = nets.model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
