@@ -38,7 +38,7 @@ import hashlib
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -342,26 +342,28 @@ class T2VTrainConfig:
     threads: int = 0  # torch CPU threads; 0: torch's choice
     init_from: str = ""  # a t2v checkpoint to continue from (fresh optimiser and schedule); "": from scratch
 
+    # Retired options: recorded configs still hold them, so they load when they hold the value now built in.
+    text_aux_from: InitVar[str] = "tokens"  # what the auxiliary head reads: every word token
+    text_train_words: InitVar[str] = ""  # the whole text encoder trains
+    noise_correlation: InitVar[float] = 0.0  # i.i.d. noise
+
+    def __post_init__(self, text_aux_from, text_train_words, noise_correlation):
+        if (text_aux_from != "tokens" and self.text_aux_weight) or text_train_words or noise_correlation:
+            retired = "text_aux_from" if text_aux_from != "tokens" and self.text_aux_weight else \
+                "text_train_words" if text_train_words else "noise_correlation"
+            raise RunError(f"{retired} is an option minivid no longer has (only its built-in value loads)")
+
     @classmethod
     def from_record(cls, record: dict) -> "T2VTrainConfig":
-        """The config of a recorded `train_config` (a sidecar's or a training state's). Fields the record predates
-        keep their defaults (the behaviour then); options minivid no longer has must hold the value now built in."""
-        record, known = dict(record), {f.name for f in dataclasses.fields(cls)}
-        for name, builtin in RETIRED_T2V_FIELDS.items():
-            if name in record and not builtin(record.pop(name), record):
-                raise RunError(f"this run was trained with {name}, an option minivid no longer has")
-        unknown = sorted(set(record) - known)
+        """The config of a recorded `train_config` (a sidecar's or a training state's); fields the record predates
+        keep their defaults (the behaviour then)."""
+        unknown = sorted(set(record) - {f.name for f in dataclasses.fields(cls)} - set(RETIRED_T2V_FIELDS))
         if unknown:
             raise RunError(f"unknown training config fields {unknown}")
         return cls(**record)
 
 
-# Options that runs were once recorded with, and the value each now has built in.
-RETIRED_T2V_FIELDS = {
-    "text_aux_from": lambda v, r: v == "tokens" or not r.get("text_aux_weight"),  # the auxiliary loss reads tokens
-    "text_train_words": lambda v, r: v == "",  # the whole text encoder trains
-    "noise_correlation": lambda v, r: v == 0,  # i.i.d. noise
-}
+RETIRED_T2V_FIELDS = ("text_aux_from", "text_train_words", "noise_correlation")
 T2V_FIELD_RULES = {"cache_clips": "count", "data_seed": "seed", "batch_size": "count", "lr": "positive",
                    "warmup_steps": "count0", "min_lr_ratio": "fraction", "steps": "count", "weight_decay": "nonnegative",
                    "grad_clip": "positive", "timestep_shift": "positive", "caption_dropout": "fraction_open",

@@ -328,3 +328,17 @@ def test_compiled_training_computes_the_same_steps(tmp_path):
                             snapshots=False))
     for k in plain:
         assert_close_weights(plain, fused, k)  # fused kernels round differently, no more
+
+
+def test_recorded_configs_holding_retired_options_load_and_other_values_are_refused():
+    shipped = read_meta("data/t2v/shapes", kind="t2v")
+    for record in training_chain(shipped) + [read_meta("data/t2v/weak")]:  # every run behind the shipped files
+        if record.get("train_config"):
+            assert T2VTrainConfig(**record["train_config"]) == T2VTrainConfig.from_record(record["train_config"])
+    assert "text_aux_from" in shipped["train_config"]  # a retired option, recorded with its built-in value
+    for retired in ({"text_aux_weight": 1.0, "text_aux_from": "register"}, {"text_train_words": "clockwise"},
+                    {"noise_correlation": 0.5}):
+        with pytest.raises(ValueError, match=f"{next(k for k in retired if k != 'text_aux_weight')} is an option"):
+            T2VTrainConfig(**retired)
+    with pytest.raises(ValueError, match="unknown training config fields"):
+        T2VTrainConfig.from_record({"lr": 1e-3, "learning_rate": 1e-3})
