@@ -49,6 +49,7 @@ from t2v_benchmark import ROOT, scores  # noqa: E402  (one way to score, as the 
 from minivid import sampling, world  # noqa: E402
 from minivid.checkpoint import same_latents, same_noise  # noqa: E402
 from minivid.pipeline import DEFAULT_PATH, TextToVideo, noise_for  # noqa: E402
+from minivid.seeds import noise_generator  # noqa: E402
 from minivid.text import encode_batch  # noqa: E402
 
 # name: (method, settings); restart: t_min, t_max, K restarts, Euler steps per restart; autoguidance: the arguments
@@ -112,7 +113,7 @@ def sample(pipe, weak, prompts, method: str, settings: dict, first: int = 0, see
     else:
         fn = sampling.classifier_free_guidance(good, cond, uncond, pipe.defaults["guidance"])
     if method == "restart":
-        g = torch.Generator().manual_seed(seed * 1_000_003 + first + 500_000)  # restart noise: its own per chunk
+        g = noise_generator(seed, first + 500_000)  # restart noise: its own per chunk
         return restart_sample(fn, x, ts, generator=g, **settings), calls[0]
     return sampling.euler_sample(fn, x, ts), calls[0]
 
