@@ -18,8 +18,9 @@ kill and the done stages are skipped and the interrupted one resumes exactly.
 `shapes` is the chain of training runs that made the shipped model, as its
 sidecars record it (data/vae/shapes.json `train`, data/t2v/shapes.json
 `init_from`, data/t2v/weak.json; tests/test_recipes.py checks each stage
-against them). The t2v stages that ran data parallel (torchrun, 2 ranks) run
-here in one process: the same steps, up to rounding. `hour` is the narrowed
+against them). A stage with `ranks` > 1 runs data parallel as it was made
+(`torchrun --nproc_per_node N`, one thread per rank); `--ranks 1` runs every
+stage in one process instead: the same steps, up to rounding. `hour` is the narrowed
 one-hour recipe: rotations drawn upright at 15 deg/frame (within the spec),
 sampled at guidance 2, the DiT stopped at the last snapshot inside the hour.
 """
@@ -27,7 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -53,13 +57,13 @@ SHAPES_T2V = [  # each continues the one before it (init_from); stop_at: the run
     {"config": {**GPU_TOKENS, "lr": 3e-4, "steps": 2400, "seed": 9, "checkpoint_every": 800, "threads": 4}},
     {"config": {**GPU_TOKENS, "lr": 2e-4, "warmup_steps": 100, "steps": 2400, "seed": 10, "checkpoint_every": 600,
                 "threads": 4}, "stop_at": 1800},
-    {"config": {**CPU_TOKENS, "data_seed": 1, "steps": 13000, "seed": 11, "checkpoint_every": 1000}},
-    {"config": {**CPU_TOKENS, "data_seed": 2, "steps": 13000, "seed": 12, "checkpoint_every": 1000}},
-    {"config": {**CPU_TOKENS, "data_seed": 3, "steps": 4500, "seed": 13}},
-    {"config": {**CPU_TOKENS, "data_seed": 3, "steps": 8000, "seed": 14}},
-    {"config": {**CPU_TOKENS, "data_seed": 4, "steps": 7500, "seed": 15}},
-    {"config": {**CPU_TOKENS, "data_seed": 5, "steps": 7500, "seed": 16}},
-    {"config": {**CPU_TOKENS, "data_seed": 6, "steps": 7500, "seed": 17}},
+    {"config": {**CPU_TOKENS, "data_seed": 1, "steps": 13000, "seed": 11, "checkpoint_every": 1000}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 2, "steps": 13000, "seed": 12, "checkpoint_every": 1000}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 3, "steps": 4500, "seed": 13}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 3, "steps": 8000, "seed": 14}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 4, "steps": 7500, "seed": 15}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 5, "steps": 7500, "seed": 16}, "ranks": 2},
+    {"config": {**CPU_TOKENS, "data_seed": 6, "steps": 7500, "seed": 17}, "ranks": 2},
 ]
 HOUR_T2V = {"cache_clips": 12000, "batch_size": 64, "steps": 7500, "lr": 1e-3, "timestep_shift": 3.0,
             "rotation_weight": 3.0, "rotation_start": "canonical", "rotation_speed": 15.0, "text_aux_weight": 1.0,
@@ -77,23 +81,26 @@ RECIPES = {
     },
     "hour": {
         "about": "a VAE and a DiT from scratch in about an hour on a 2-core CPU, rotations narrowed, guidance 2",
-        "stages": [{"name": "vae", "kind": "vae", "config": {}},
-                   {"name": "t2v", "kind": "t2v", "config": HOUR_T2V, "stop_at": 6500, "sampling": {"guidance": 2.0}}],
+        "stages": [{"name": "vae", "kind": "vae", "config": {}, "threads": 2},
+                   {"name": "t2v", "kind": "t2v", "config": HOUR_T2V, "stop_at": 6500, "sampling": {"guidance": 2.0},
+                    "ranks": 2}],
     },
 }
 
 
-def stage_configs(name: str, root, overrides: dict | None = None) -> list[dict]:
+def stage_configs(name: str, root, overrides: dict | None = None, ranks: int | None = None) -> list[dict]:
     """The stages of recipe `name` with their full configs (VAETrainConfig / T2VTrainConfig), paths filled in under
     `root`: each VAE stage after the first fine-tunes the previous one, every t2v stage reads the last VAE, and a
     continuing t2v stage starts from the previous stage's model. `overrides`: field -> value, in every stage that
-    has the field."""
+    has the field. `ranks`: run every t2v stage on this many data-parallel ranks instead of the recipe's."""
     from .train import T2VTrainConfig, VAETrainConfig
     if name not in RECIPES:
         raise RunError(f"unknown recipe {name!r}; choose from {sorted(RECIPES)}")
     root, stages, vae, t2v = Path(root), [], "", ""
     for stage in RECIPES[name]["stages"]:
         stage = {**stage, "dir": root / stage["name"]}
+        if stage["kind"] == "t2v" and ranks is not None:
+            stage["ranks"] = ranks
         if stage["kind"] in ("vae", "t2v"):
             cls = VAETrainConfig if stage["kind"] == "vae" else T2VTrainConfig
             paths = ({"init_from": vae} if vae else {}) if cls is VAETrainConfig else \
@@ -123,17 +130,37 @@ def fields_of(cls, overrides: dict) -> dict:
     return out
 
 
+def config_argv(cfg) -> list[str]:
+    """The flags that give dataclass `cfg` (the fields that differ from the defaults), as an argument list."""
+    argv, defaults = [], type(cfg)()
+    for f in dataclasses.fields(cfg):
+        value, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if value != getattr(defaults, f.name):
+            argv += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    return argv
+
+
+def t2v_argv(stage: dict, device="auto") -> list[str]:
+    """The command line (python -m ... or torchrun) that trains t2v `stage` into its directory, resuming."""
+    launch = ["-m", "minivid.train"] if stage.get("ranks", 1) == 1 else \
+        ["-m", "torch.distributed.run", "--nproc_per_node", str(stage["ranks"]), "-m", "minivid.train"]
+    stop = ["--stop-at", str(stage["stop_at"])] if stage.get("stop_at") else []
+    return [*launch, "t2v", *config_argv(stage["config"]), *stop, "--out", str(stage["dir"]), "--resume",
+            "--cache-root", str(stage["dir"].parent / "latents"), "--device", str(device or "auto")]
+
+
 def command_of(stage: dict) -> str:
-    """The plain `python -m minivid.train` command that runs `stage` (what --dry-run prints)."""
-    from .train import config_flags
+    """The plain shell command that runs `stage` (what --dry-run prints)."""
     out, model = shlex.quote(str(stage["dir"])), shlex.quote(str(stage["dir"] / "model"))
     if stage["kind"] == "vae":
-        return " ".join(["python -m minivid.train vae", *config_flags(stage["config"]), f"--out {out} --export {model}"])
+        return shlex.join(["python", "-m", "minivid.train", "vae", *config_argv(stage["config"]),
+                           *(["--threads", str(stage["threads"])] if stage.get("threads") else []),
+                           "--out", str(stage["dir"]), "--export", str(stage["dir"] / "model")])
     if stage["kind"] == "t2v":
-        flags = config_flags(stage["config"]) + ([f"--stop-at {stage['stop_at']}"] if stage.get("stop_at") else [])
         guidance = stage.get("sampling", {}).get("guidance")
-        return (" ".join(["python -m minivid.train t2v", *flags, f"--out {out}"]) + " && python -m minivid.train export-t2v "
-                + f"--run {out} --out {model}" + (f" --guidance {guidance}" if guidance else ""))
+        train = ("OMP_NUM_THREADS=1 " if stage.get("ranks", 1) > 1 else "") + shlex.join(["python", *t2v_argv(stage)])
+        return (train + f" && python -m minivid.train export-t2v --run {out} --out {model}"
+                + (f" --guidance {guidance}" if guidance else ""))
     if stage["kind"] == "weak":
         return f"python -m minivid.train export-t2v --run {stage['dir'].parent / stage['run']} --out {model}"
     sampling = stage["sampling"]
@@ -156,13 +183,19 @@ def stage_done(stage: dict) -> bool:
 def run_stage(stage: dict, device, cache_root: Path) -> None:
     from .train import export_from_run, name_weak_model, train_t2v, train_vae
     model = stage["dir"] / "model"
+    threads = stage.get("threads") or getattr(stage.get("config"), "threads", 0)
+    if threads:
+        torch.set_num_threads(threads)
     if stage["kind"] == "vae":
         train_vae(stage["config"], stage["dir"], resume=True, export=model, device=device)
     elif stage["kind"] == "t2v":
-        if stage["config"].threads:
-            torch.set_num_threads(stage["config"].threads)
-        train_t2v(stage["config"], stage["dir"], resume=True, device=device, stop_at=stage.get("stop_at"),
-                  cache_root=cache_root)
+        if stage.get("ranks", 1) > 1:  # data parallel, as the stage was made: torchrun, one thread per rank
+            done = subprocess.run([sys.executable, *t2v_argv(stage, device)], env={**os.environ, "OMP_NUM_THREADS": "1"})
+            if done.returncode:
+                raise RunError(f"stage {stage['name']} failed (exit status {done.returncode}); its error is above")
+        else:
+            train_t2v(stage["config"], stage["dir"], resume=True, device=device, stop_at=stage.get("stop_at"),
+                      cache_root=cache_root)
         export_from_run(stage["dir"], model, sampling=stage.get("sampling"))
     elif stage["kind"] == "weak":
         export_from_run(stage["dir"].parent / stage["run"], model)
@@ -172,12 +205,12 @@ def run_stage(stage: dict, device, cache_root: Path) -> None:
 
 
 def run_recipe(name: str, out=None, device=None, until: str | None = None, dry_run: bool = False,
-               overrides: dict | None = None) -> str:
+               overrides: dict | None = None, ranks: int | None = None) -> str:
     """Run the stages of recipe `name` not yet done, in `out` (default runs/recipes/NAME), up to stage `until`;
     returns where the final model is. The recipe and overrides are recorded in `out`/recipe.json: the same `out`
     continues only the same recipe."""
     root = Path(out or f"runs/recipes/{name}")
-    stages = stage_configs(name, root, overrides)
+    stages = stage_configs(name, root, overrides, ranks)
     if until is not None and until not in [s["name"] for s in stages]:
         raise RunError(f"--until must be a stage of {name}: {', '.join(s['name'] for s in stages)}")
     if dry_run:

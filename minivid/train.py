@@ -826,7 +826,7 @@ def stage_recipe(args) -> str:
     if args.list or args.name is None:
         return "\n".join(f"{name}: {recipe['about']}" for name, recipe in RECIPES.items())
     return run_recipe(args.name, args.out, device=args.device, until=args.until, dry_run=args.dry_run,
-                      overrides=dict(o.split("=", 1) for o in args.set))
+                      overrides=dict(o.split("=", 1) for o in args.set), ranks=args.ranks)
 
 
 def training_flags(parser, cls, out: str, export_example: str) -> None:
@@ -889,6 +889,8 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--dry-run", action="store_true", help="print the stages' commands, run nothing")
     recipe.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a config field in every stage that has it (e.g. steps=4 for a smoke test)")
+    recipe.add_argument("--ranks", type=int, default=None,
+                        help="data-parallel ranks of every t2v stage (default: each stage's own, e.g. 2 on the CPU)")
     recipe.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
     recipe.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     return parser
