@@ -70,10 +70,20 @@ def where_trained(device: str | torch.device, bf16: bool) -> dict:
     return {"trained_on": device_name(device), "bf16_autocast": uses_bf16_autocast(device, bf16)}
 
 
-def refuse_other_kind(path, kind: str, flag: str) -> None:
-    """Refuse to write a `kind` checkpoint over an existing checkpoint of another kind (e.g. a latent cache over
-    the shipped VAE): that is never what a command line asked for."""
-    if path is None or not Path(f"{path}.json").exists():
+def check_target(path, kind: str, flag: str) -> None:
+    """Before any work: make sure checkpoint `path` can be written (its folder made), and refuse to write a `kind`
+    checkpoint over an existing checkpoint of another kind (e.g. a latent cache over the shipped VAE): that is never
+    what a command line asked for."""
+    if path is None:
+        return
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot write {flag} {path}: {e.strerror or e}") from None
+    if not os.access(parent, os.W_OK):
+        raise RunError(f"cannot write {flag} {path}: {parent} is not writable")
+    if not Path(f"{path}.json").exists():
         return
     try:
         found = read_meta(path).get("kind")
@@ -230,7 +240,7 @@ def train_vae(
     `stop_at`: stop after that many steps as if killed right after a checkpoint (for tests, or to split a run)."""
     check_vae_config(cfg)
     check_stop_at(stop_at)
-    refuse_other_kind(export, "vae", "--export")
+    check_target(export, "vae", "--export")
     device = as_device(device)
     with RunDir(out_dir, resume) as run:
         model, base_meta = vae_model(cfg, device)
@@ -642,7 +652,7 @@ def train_t2v(
     """
     check_t2v_config(cfg)
     check_stop_at(stop_at)
-    refuse_other_kind(export, "t2v", "--export")
+    check_target(export, "t2v", "--export")
     rank, world = dist_info()
     if cfg.batch_size % world:
         raise RunError(f"--batch-size {cfg.batch_size} does not split over {world} ranks")
@@ -712,7 +722,7 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     state = latest_training_state(run_dir)
     if state is None:
         raise CheckpointError(f"no training state in {run_dir}")
-    refuse_other_kind(path, "t2v", "--out")
+    check_target(path, "t2v", "--out")
     tensors, meta = load_tensors(state, kind="train-state")
     cfg = T2VTrainConfig.from_record(meta["config"])
     ema_tensors = {k[len("model.ema."):]: v for k, v in tensors.items() if k.startswith("model.ema.")}
@@ -783,7 +793,7 @@ def stage_cache(args) -> str:
     for flag, value, low in (("--n", args.n, 1), ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0)):
         if value < low:
             raise RunError(f"{flag} must be an integer >= {low}, got {value}")
-    refuse_other_kind(args.out, "latents", "--out")
+    check_target(args.out, "latents", "--out")
     model = VideoVAE.from_pretrained(args.vae, device=args.device)
     dataset = ShapesWorld(args.n, args.split, args.seed, rotation_start=args.rotation_start,
                           rotation_speed=args.rotation_speed or None)  # as ensure_latent_cache draws them

@@ -63,6 +63,7 @@ CHILD = """
 import sys, torch
 sys.path.insert(0, {tests!r})
 from minivid import train
+from test_train import tiny_config as vae_config
 from test_train_t2v import tiny_cache, tiny_config
 saved = train.save_training_state
 def save_then_wait(directory, step, *args, **kwargs):
@@ -73,18 +74,40 @@ def save_then_wait(directory, step, *args, **kwargs):
     return path
 train.save_training_state = save_then_wait
 torch.set_num_threads(1)
-train.train_t2v(tiny_config(), {out!r}, cache=tiny_cache(), progress=False, snapshots=False)
+if {vae!r}:
+    train.train_vae(vae_config(), {out!r}, device="cpu", progress=False)
+else:
+    train.train_t2v(tiny_config(), {out!r}, cache=tiny_cache(), progress=False, snapshots=False)
 """
+
+
+def kill_child_at(out: Path, step: int, vae: bool = False) -> subprocess.Popen:
+    """A training run in a child process, stopped right after writing training state `step` (to be killed there)."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD.format(tests=str(ROOT / "tests"), kill_at=step, out=str(out),
+                                                                 vae=vae)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert child.stdout.readline().split() == ["saved", str(step)]
+    return child
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX")
+@pytest.mark.parametrize("step", [2, 4])
+def test_a_vae_run_killed_at_a_checkpoint_resumes_exactly(tmp_path, step):
+    from test_train import tiny_config as vae_config
+    child = kill_child_at(tmp_path / "killed", step, vae=True)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    resumed = train_vae(vae_config(), tmp_path / "killed", resume=True, device="cpu", progress=False)
+    straight = train_vae(vae_config(), tmp_path / "straight", device="cpu", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX")
 def test_a_run_killed_holding_the_lock_releases_it_and_resumes_exactly(tmp_path):
     out = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-c", CHILD.format(tests=str(ROOT / "tests"), kill_at=3, out=str(out))],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    child = kill_child_at(out, 3)  # the child holds the run, mid-training
     try:
-        assert child.stdout.readline().split() == ["saved", "3"]  # the child holds the run, mid-training
         with pytest.raises(RunError, match="another run is training into"):
             train_t2v(tiny_config(), out, cache=tiny_cache(), progress=False, resume=True, snapshots=False)
     finally:
@@ -224,6 +247,11 @@ def test_training_into_an_unwritable_out_is_one_line(tmp_path, capsys):
         main(VAE + ["--out", str(tmp_path / "file" / "run"), "--device", "cpu"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "cannot train into --out" in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as exit_:  # an export that could not be written is refused before training
+        main(VAE + ["--out", str(tmp_path / "run"), "--export", str(tmp_path / "file" / "vae"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "cannot write --export" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
 
 
 # ----------------------------------------------------------------------------
