@@ -17,6 +17,7 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -129,16 +130,9 @@ class RunDir:
             return self
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.path / ".lock", "a")
+            self._take_lock()
         except OSError as e:
             raise RunError(f"cannot train into --out {self.path}: {e.strerror or e}") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self._lock.close()
-                raise RunError(f"another run is training into {self.path} (it holds {self.path / '.lock'}); "
-                               "wait for it, or choose another --out") from None
         if not self.resume:
             used = sorted(p.name for p in self.path.iterdir() if RUN_FILES.match(p.name))
             if used:
@@ -146,6 +140,28 @@ class RunDir:
                 raise RunError(f"{self.path} already holds a run ({', '.join(used[:3])}{', ...' if len(used) > 3 else ''}"
                                "): add --resume to continue it, or choose another --out")
         return self
+
+    def _take_lock(self) -> None:
+        """Hold .lock (flock): made if missing, removed again by `close`; a run killed before that leaves it
+        unlocked, and the next run takes it over."""
+        lock = self.path / ".lock"
+        while True:
+            self._lock = open(lock, "a")
+            if fcntl is None:
+                return
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._lock.close()
+                self._lock = None
+                raise RunError(f"another run is training into {self.path} (it holds {lock}); wait for it, or "
+                               "choose another --out") from None
+            try:  # locked: unless the holder removed the file meanwhile (then lock the new one)
+                if os.stat(lock).st_ino == os.fstat(self._lock.fileno()).st_ino:
+                    return
+            except FileNotFoundError:
+                pass
+            self._lock.close()
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -155,6 +171,8 @@ class RunDir:
             self._log.close()
             self._log = None
         if self._lock is not None:
+            if fcntl is not None:
+                (self.path / ".lock").unlink(missing_ok=True)  # while still holding it
             self._lock.close()  # releases the lock
             self._lock = None
 

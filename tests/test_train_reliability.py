@@ -47,6 +47,7 @@ def test_a_fresh_run_in_a_used_directory_is_refused_and_touches_nothing(tmp_path
     assert files(tmp_path) == before  # no state pruned, no snapshot or config overwritten
     train_t2v(tiny_config(), tmp_path, cache=cache, progress=False, resume=True)  # --resume still continues it
     assert latest_training_state(tmp_path).name == "state-00000006.json"
+    assert not (tmp_path / ".lock").exists()  # a run that ends leaves no lock behind
 
 
 def test_a_second_run_into_a_locked_directory_is_refused(tmp_path):
@@ -112,6 +113,7 @@ def test_a_run_killed_holding_the_lock_releases_it_and_resumes_exactly(tmp_path)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+    assert (out / ".lock").exists()  # left by the killed run, but no longer locked: the next run takes it over
     resumed = train_t2v(tiny_config(), out, cache=tiny_cache(), progress=False, resume=True, snapshots=False)
     straight = train_t2v(tiny_config(), tmp_path / "straight", cache=tiny_cache(), progress=False, snapshots=False)
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
