@@ -659,6 +659,8 @@ def train_t2v(
     device = as_device(device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+    if cfg.init_from and not (resume and latest_training_state(out_dir)):
+        read_meta(cfg.init_from, kind="t2v")  # a missing base is refused before anything is built
     with RunDir(out_dir, resume, owner=rank == 0) as run:
         state = run.latest_state()
         depends = {"vae": vae_sha256(cfg.vae)}  # checked before the cache: a changed VAE is refused, not re-encoded
@@ -741,6 +743,9 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
     weight (`sampling.autoguidance`) and the guidance scale chosen with it (`sampling.guidance`: the two
     are measured together, benchmarks/t2v_guidance.py). Both must be verified t2v checkpoints on the
     same VAE's latents. Only the sidecar changes (atomically): the weights, and their sha256, stay."""
+    for flag, value, low in (("--autoguidance", autoguidance, 0.0), ("--guidance", guidance, 1.0)):
+        if value is not None and not (math.isfinite(value) and value >= low):
+            raise RunError(f"{flag} must be a finite number >= {low:g}, got {value}")
     meta = read_meta(path, kind="t2v")
     _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
     if not same_latents(meta, weak_meta):
@@ -820,6 +825,8 @@ def stage_t2v(args) -> str:
 
 
 def stage_export(args) -> str:
+    if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance >= 1):
+        raise RunError(f"--guidance must be a finite number >= 1, got {args.guidance}")
     sampling = {} if args.guidance is None else {"guidance": args.guidance}
     return f"wrote {export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32, sampling)}"
 

@@ -227,6 +227,10 @@ BAD = [
     (VAE + ["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
     (VAE + ["--two-object-prob", "2"], "--two-object-prob must be a number in [0, 1]"),
     (VAE + ["--freeze-encoder"], "--freeze-encoder needs --init-from"),
+    (T2V + ["--init-from", "X"], "checkpoint file missing"),
+    (["export-t2v", "--run", "X", "--out", "X", "--guidance", "nan"], "--guidance must be a finite number >= 1, got nan"),
+    (["name-weak", "--model", "X", "--weak", "X", "--autoguidance", "inf"], "--autoguidance must be a finite number >= 0"),
+    (["name-weak", "--model", "X", "--weak", "X", "--guidance", "0.5"], "--guidance must be a finite number >= 1"),
     (["cache-latents", "--n", "0", "--out", "X"], "--n must be an integer >= 1, got 0"),
     (["cache-latents", "--n", "2", "--batch-size", "0", "--out", "X"], "--batch-size must be an integer >= 1, got 0"),
 ]
