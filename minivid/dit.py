@@ -191,11 +191,9 @@ def edge_distances(grid: tuple[int, int, int], k: int, device=None) -> torch.Ten
 def attend(q, k, v, mask=None):
     """softmax(q k^T / sqrt(e) + mask) v over (b heads n e) tensors; mask (b 1 1 l) bool, True = attend.
 
-    On a CPU, bf16 inputs are attended in float32. Under bf16 autocast the fused attention's
-    backward ran 10x slower in bf16 than in float32 on this project's CPU (AVX-512 BF16, no AMX;
-    torch 2.13: 222 vs 23 ms of a `shapes-edges` training step at batch 16), while the linear
-    layers ran 2.6x faster, so there the attention itself (small at 80 tokens) stays in float32
-    and the projections around it take bf16. GPUs attend in bf16 as given.
+    On a CPU, bf16 inputs are attended in float32: there the fused attention's backward runs far slower in bf16
+    than in float32 while the linear layers gain from bf16 (benchmarks/t2v_train_speed.py), so the attention
+    itself (small at 80 tokens) stays in float32 and the projections around it take bf16. GPUs attend in bf16.
     """
     if q.device.type == "cpu" and q.dtype == torch.bfloat16:
         with torch.autocast("cpu", enabled=False):  # else autocast would cast the float32 copies back to bf16
