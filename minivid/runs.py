@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, latest_training_state, load_training_state, read_meta
+from .checkpoint import CheckpointError, atomic_write_bytes, latest_training_state, load_training_state, read_meta
 
 try:  # POSIX: an advisory lock that the kernel drops when its process dies, even by SIGKILL
     import fcntl
@@ -187,7 +187,7 @@ class RunDir:
         """Write config.json and open log.jsonl, keeping only the lines up to `step` (those a resumed run keeps)."""
         if not self.owner:
             return
-        (self.path / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+        atomic_write_bytes(self.path / "config.json", (json.dumps(config, indent=1) + "\n").encode())
         log = self.path / "log.jsonl"
         kept = []
         if step and log.exists():
@@ -197,7 +197,7 @@ class RunDir:
                         kept.append(line + "\n")
                 except (json.JSONDecodeError, AttributeError):
                     continue  # a line cut by a kill
-        log.write_text("".join(kept))
+        atomic_write_bytes(log, "".join(kept).encode())  # a kill meanwhile leaves the old log whole
         self._log = log.open("a")
 
     def log(self, record: dict) -> None:
