@@ -9,7 +9,8 @@ A recipe is a list of stages run in order, each in its own directory under
 `--out`: "vae" trains a VAE (from scratch or from the previous VAE stage),
 "t2v" trains the DiT (from scratch or continuing the previous t2v stage; the
 latent cache it needs is encoded on the way, into `--out`/latents) and exports
-its EMA weights, "weak" exports an earlier t2v stage as autoguidance's weaker
+its EMA weights, "cache" encodes a t2v stage's latent cache ahead of it (with rendering
+processes beside the encoder), "weak" exports an earlier t2v stage as autoguidance's weaker
 model and "name-weak" records it, with the sampling it was measured best with,
 in the final model's sidecar. Every stage writes `model` (X.safetensors +
 X.json) in its directory when it is done; run the same command again after a
@@ -37,7 +38,10 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, read_meta
+from .latents import cache_latents
 from .runs import RunError
+from .vae import VideoVAE
+from .world import ShapesWorld
 
 SHAPES_VAE = [
     {"name": "vae", "kind": "vae", "config": {}},
@@ -82,6 +86,7 @@ RECIPES = {
     "hour": {
         "about": "a VAE and a DiT from scratch in about an hour on a 2-core CPU, rotations narrowed, guidance 2",
         "stages": [{"name": "vae", "kind": "vae", "config": {}, "threads": 2},
+                   {"name": "cache", "kind": "cache", "for": "t2v", "workers": 1, "threads": 2},
                    {"name": "t2v", "kind": "t2v", "config": HOUR_T2V, "stop_at": 6500, "sampling": {"guidance": 2.0},
                     "ranks": 2}],
     },
@@ -111,6 +116,9 @@ def stage_configs(name: str, root, overrides: dict | None = None, ranks: int | N
             else:
                 t2v = str(stage["dir"] / "model")
         stages.append(stage)
+    for stage in stages:  # a cache stage encodes the latents of the t2v stage it is for, where that looks for them
+        if stage["kind"] == "cache":
+            stage["config"], stage["dir"] = next(s["config"] for s in stages if s["name"] == stage["for"]), root / "latents"
     return stages
 
 
@@ -149,9 +157,22 @@ def t2v_argv(stage: dict, device="auto") -> list[str]:
             "--cache-root", str(stage["dir"].parent / "latents"), "--device", str(device or "auto")]
 
 
-def command_of(stage: dict) -> str:
+def cache_path(stage: dict, dry_run: bool = False) -> Path:
+    """Where cache `stage` writes the latents its t2v stage reads (named by the VAE's sha256: a placeholder in a
+    dry run, before the VAE exists)."""
+    from .train import t2v_cache_path
+    return t2v_cache_path(stage["config"], stage["dir"], sha256="VAE-SHA256[:16]" if dry_run else None)
+
+
+def command_of(stage: dict, dry_run: bool = False) -> str:
     """The plain shell command that runs `stage` (what --dry-run prints)."""
     out, model = shlex.quote(str(stage["dir"])), shlex.quote(str(stage["dir"] / "model"))
+    if stage["kind"] == "cache":
+        c = stage["config"]
+        return shlex.join(["python", "-m", "minivid.train", "cache-latents", "--vae", c.vae, "--n", str(c.cache_clips),
+                           "--seed", str(c.data_seed), "--rotation-start", c.rotation_start, "--rotation-speed",
+                           str(c.rotation_speed), "--workers", str(stage["workers"]), "--threads", str(stage["threads"]),
+                           "--out", str(cache_path(stage, dry_run))])
     if stage["kind"] == "vae":
         return shlex.join(["python", "-m", "minivid.train", "vae", *config_argv(stage["config"]),
                            *(["--threads", str(stage["threads"])] if stage.get("threads") else []),
@@ -171,6 +192,8 @@ def command_of(stage: dict) -> str:
 
 def stage_done(stage: dict) -> bool:
     """Whether `stage` has written its output (the sidecar is written last, atomically)."""
+    if stage["kind"] == "cache":
+        return Path(f"{cache_path(stage)}.json").exists()
     if stage["kind"] != "name-weak":
         return (stage["dir"] / "model.json").exists()
     model = stage["dir"].parent / stage["model"] / "model"
@@ -188,6 +211,12 @@ def run_stage(stage: dict, device, cache_root: Path) -> None:
         torch.set_num_threads(threads)
     if stage["kind"] == "vae":
         train_vae(stage["config"], stage["dir"], resume=True, export=model, device=device)
+    elif stage["kind"] == "cache":
+        c = stage["config"]
+        dataset = ShapesWorld(c.cache_clips, "train", c.data_seed, rotation_start=c.rotation_start,
+                              rotation_speed=c.rotation_speed or None)  # as train.ensure_latent_cache draws them
+        cache_latents(VideoVAE.from_pretrained(c.vae, device=device), dataset, c.cache_clips, cache_path(stage),
+                      progress=True, workers=stage["workers"])
     elif stage["kind"] == "t2v":
         if stage.get("ranks", 1) > 1:  # data parallel, as the stage was made: torchrun, one thread per rank
             done = subprocess.run([sys.executable, *t2v_argv(stage, device)], env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -214,7 +243,7 @@ def run_recipe(name: str, out=None, device=None, until: str | None = None, dry_r
     if until is not None and until not in [s["name"] for s in stages]:
         raise RunError(f"--until must be a stage of {name}: {', '.join(s['name'] for s in stages)}")
     if dry_run:
-        return "\n".join(command_of(s) for s in stages)
+        return "\n".join(command_of(s, dry_run=True) for s in stages)
     check_recipe_record(root, {"recipe": name, "overrides": overrides or {}})
     for stage in stages:
         if not stage_done(stage):

@@ -404,11 +404,13 @@ def latents_identity(cache: LatentCache) -> str:
     return cache.meta.get("sha256") or hashlib.sha256(cache.latents.float().numpy().tobytes()).hexdigest()
 
 
-def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
-    """Where the latent cache of `cfg` lives: named by the VAE's sha256, so a retrained VAE never reuses stale latents."""
+def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents", sha256: str | None = None) -> Path:
+    """Where the latent cache of `cfg` lives: named by the VAE's sha256 (`sha256`, default: read from cfg.vae's
+    sidecar), so a retrained VAE never reuses stale latents."""
     narrowed = ("" if cfg.rotation_start == "random" else f"-{cfg.rotation_start}") + \
         (f"-spin{cfg.rotation_speed:g}" if cfg.rotation_speed else "")
-    return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
+    sha256 = sha256 or vae_sha256(cfg.vae)
+    return Path(root) / f"{sha256[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
 
 
 def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True,

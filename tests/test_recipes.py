@@ -71,7 +71,8 @@ def test_a_recipe_runs_stage_by_stage_and_resumes_after_the_last_done_stage(tmp_
     assert meta["train_config"]["rotation_start"] == "canonical" and meta["steps_trained"] == 2
     assert meta["train_config"]["batch_size"] == 2  # one clip per rank: the hour's t2v stage runs on two ranks
     out = capsys.readouterr().out
-    assert out.count("stage vae:") == 1 and out.count("stage t2v:") == 1
+    assert out.count("stage vae:") == 1 and out.count("stage cache:") == 1 and out.count("stage t2v:") == 1
+    assert "re-encoding" not in capsys.readouterr().err  # the t2v stage read the cache stage's latents
     assert "torch.distributed.run --nproc_per_node 2" in out
     main(argv)  # all done: nothing runs
     assert ": stage " not in capsys.readouterr().out
@@ -85,6 +86,6 @@ def test_an_unknown_recipe_or_stage_is_refused():
     with pytest.raises(RunError, match="unknown recipe"):
         stage_configs("sora", "R")
     from minivid.recipes import run_recipe
-    with pytest.raises(RunError, match="--until must be a stage of hour: vae, t2v"):
+    with pytest.raises(RunError, match="--until must be a stage of hour: vae, cache, t2v"):
         run_recipe("hour", "R", until="dit", dry_run=True)
 
