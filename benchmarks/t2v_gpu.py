@@ -9,15 +9,13 @@
 three recipes (`--runs`) running side by side on the one GPU (60 steps each), then runs each
 for as many steps as fit, as a plain `python -m minivid.train t2v ... --batch-size
 512 --bf16` command (each command is logged): `edges`, the shipped preset from
-scratch; `wide`, the 192-wide preset from scratch; `cont`, the shipped checkpoint
-trained on; `edges-aux`, `edges` with the auxiliary text loss (`--text-aux-weight 1`);
-`edges-aux10r`, the same read from the register token at weight 10 (the one that taught
-the CPU's from-scratch run to turn the asked way: data/t2v/README.md); `edges-tokens`, the
-loss on every word token (`--text-aux-from tokens`); `edges-tokens-rw3`, the same drawing rotating
-clips 3x as often, the CPU's tokens chain (data/t2v/README.md) in one run;
+scratch; `cont`, the shipped checkpoint trained on; `edges-tokens`, `edges` with the
+auxiliary text loss on every word token (`--text-aux-weight 1`); `edges-tokens-rw3`, the
+same drawing rotating clips 3x as often; `cont-tokens-rw3` and `cont-rw3`, `cont` with
+and without the loss, drawing rotating clips 3x as often;
 `--compile` adds `--compile` to every run. The machine's disk is not kept, so it packs
-into --out what should come back: each run's final EMA weights (bf16 for `wide`, to
-stay under 16 MiB a file), the `edges*` runs' snapshots at 1/3 and 2/3 (bf16: a
+into --out what should come back: each run's final EMA weights, the `edges*` runs'
+snapshots at 1/3 and 2/3 (bf16: a
 time-to-quality curve), and a
 tarball of sidecars, logs and stdout. Unpack it as RUN/ (tarball) and RUN/models/
 (the weights next to their sidecars from the tarball's packed/).
@@ -54,35 +52,11 @@ SCRATCH = ["--preset", "shapes-edges", "--lr", "1e-3", "--warmup-steps", "500", 
 CONTINUE = ["--preset", "shapes-edges", "--init-from", "data/t2v/shapes", "--lr", "3e-4", "--timestep-shift", "3"]
 RUNS = {  # name: flags of `python -m minivid.train t2v` (with the lease's common ones)
     "edges": SCRATCH,
-    "wide": ["--preset", "shapes-wide", "--lr", "8e-4", "--warmup-steps", "500", "--timestep-shift", "3"],
     "cont": [*CONTINUE, "--seed", "7"],  # the shipped model trained on (fresh batches: another seed)
-    # `edges` with the auxiliary text loss from the first step: as continuations on the CPU it separated the rotation
-    # directions but cost two-object prompts (data/t2v/README.md, "The text encoder does not tell the directions
-    # apart"); from scratch the DiT never learns the features the loss would change
-    "edges-aux": [*SCRATCH, "--text-aux-weight", "1"],
-    # the same from scratch on the CPU (batch 32, 9,000 steps): rotations shown 50 / 58% (clockwise / counter-
-    # clockwise) instead of 12 / 12%, and never the other way; pooled at weight 1 did less (35 / 19%); continued
-    # 4,500 steps it kept them (77 / 62%) but two-object prompts fell behind its twin (14.1 vs 30.5%)
-    "edges-aux10r": [*SCRATCH, "--text-aux-weight", "10", "--text-aux-from", "register"],
-    # every word token names its own object's (colour, motion) pair: the binding two objects need, where the DiT's
-    # cross-attention reads it (the register head named all pairs from one vector and cost two-object prompts)
-    "edges-tokens": [*SCRATCH, "--text-aux-weight", "1", "--text-aux-from", "tokens"],
-    # the CPU's tokens chain in one GPU run: its three CPU runs (27,000 steps of 32 clips, the loss on throughout,
-    # rotating clips drawn 3x as often in the third) matched the five-run model on single objects (84.2 / 81.2% seen /
-    # held-out) and turned the asked way (184 of 208 rotating clips, never the other way), but bound two objects like
-    # the model shipped before the GPU runs (43.0%). Its weights were lost with a session's scratch space (they were
-    # never in the repository), so the GPU run starts from scratch: 2,700 steps of 512 clips are 1.4M latents, more
-    # than the chain's 0.86M, with rotating clips drawn 3x as often from the first step. Second lease: 71.2% on 160
-    # prompts, below `edges` (75.0%) at equal steps
-    "edges-tokens-rw3": [*SCRATCH, "--text-aux-weight", "1", "--text-aux-from", "tokens", "--rotation-weight", "3"],
-    # the shipped model trained on as `cont` was, with the tokens loss and rotating clips 3x as often. From the
-    # five-run model (two-object binding 55.5%) in the second lease it learnt the turns and, with a shorter run on top,
-    # became the seven-run model shipped now (87.2% seen, two-object 46.1%: benchmarks/results/t2v_gpu_lease2.json)
-    "cont-tokens-rw3": [*CONTINUE, "--seed", "9", "--text-aux-weight", "1", "--text-aux-from", "tokens",
-                        "--rotation-weight", "3"],
-    # its twin without the loss: what drawing rotating clips 3x as often does alone (on the CPU, 9,000 steps of 32, it
-    # did not teach rotation; in the second lease neither, and it kept the binding: 56.2% two-object)
-    "cont-rw3": [*CONTINUE, "--seed", "9", "--rotation-weight", "3"],
+    "edges-tokens": [*SCRATCH, "--text-aux-weight", "1"],  # + every word token names its own object's pair
+    "edges-tokens-rw3": [*SCRATCH, "--text-aux-weight", "1", "--rotation-weight", "3"],  # + rotating clips 3x as often
+    "cont-tokens-rw3": [*CONTINUE, "--seed", "9", "--text-aux-weight", "1", "--rotation-weight", "3"],
+    "cont-rw3": [*CONTINUE, "--seed", "9", "--rotation-weight", "3"],  # its twin without the text loss
 }
 TEXT_TOKENS = 25  # pooled token + a padded 24-token prompt, as t2v_benchmark.py's throughput counts them
 PACK_SKIP = ("format", "version", "kind", "config", "file", "bytes", "sha256", "tensors")  # save_tensors writes these
@@ -129,7 +103,7 @@ class Lease:
                                 stderr=subprocess.STDOUT)
 
     def pack(self) -> None:
-        """What comes back: finals (fp32, bf16 for `wide`), the from-scratch `edges*` runs' snapshots at 1/3 and 2/3
+        """What comes back: finals (fp32), the from-scratch `edges*` runs' snapshots at 1/3 and 2/3
         (bf16: their curves are compared), one tarball."""
         import torch
 
@@ -138,7 +112,7 @@ class Lease:
         packed.mkdir(exist_ok=True)
         for name in self.runs:
             snaps = sorted(glob.glob(str(self.work / name / "ema-*.safetensors")))
-            chosen = [(snaps[-1], name, name == "wide")] if snaps else []
+            chosen = [(snaps[-1], name, False)] if snaps else []
             if name.startswith("edges"):
                 chosen += [(s, f"{name}-{Path(s).stem}", True) for s in snaps[:-1][-2:]]
             for src, dst, half in chosen:
@@ -241,7 +215,7 @@ def train(args) -> None:
 def command_of(train_config: dict) -> str:
     """The `python -m minivid.train t2v` command of a run: the fields that differ from the defaults."""
     from minivid.train import T2VTrainConfig, config_flags
-    return " ".join(["python -m minivid.train t2v", *config_flags(T2VTrainConfig(**train_config), skip=("threads",))])
+    return " ".join(["python -m minivid.train t2v", *config_flags(T2VTrainConfig.from_record(train_config), skip=("threads",))])
 
 
 def lease_facts(driver_log: Path) -> dict:
@@ -316,7 +290,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     t = sub.add_parser("train", help="on the GPU machine: cache + three recipes side by side until --deadline")
     t.add_argument("--deadline", type=float, default=530, help="seconds from start by which all is packed")
-    t.add_argument("--runs", default="edges,wide,cont", help=f"recipes to run side by side, of {', '.join(RUNS)}")
+    t.add_argument("--runs", default="edges,cont,edges-tokens-rw3", help=f"recipes to run side by side, of {', '.join(RUNS)}")
     t.add_argument("--clips", type=int, default=120000, help="training clips in the latent cache")
     t.add_argument("--workers", type=int, default=12, help="processes rendering clips for the cache")
     t.add_argument("--batch", type=int, default=512)

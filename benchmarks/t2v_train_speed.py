@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VARIANTS = "plain,--compile,--bf16,--compile --bf16,--batch-size 64,--batch-size 64 --bf16,--batch-size 64 --compile --bf16"
-FAST_RECIPE_FLAGS = "--text-aux-weight 1 --text-aux-from tokens"
+FAST_RECIPE_FLAGS = "--text-aux-weight 1"
 
 
 def run_variant(flags: str, args, scratch: Path) -> dict:

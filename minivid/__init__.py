@@ -11,7 +11,10 @@ One module per stage, read top to bottom:
 - ``dit``       a diffusion transformer over spacetime patches, conditioned on text
 - ``diffusion`` flow matching and DDPM: noising, targets, losses
 - ``sampling``  Euler, Heun, DDIM, DDPM samplers and classifier-free guidance
-- ``train``     training entry points (``python -m minivid.train vae|...``)
+- ``train``     training entry points (``python -m minivid.train vae|t2v|recipe|...``)
+- ``runs``      what every training run shares: its locked directory, argument checks, the loop
+- ``recipes``   named chains of training stages (``python -m minivid.train recipe shapes``)
+- ``seeds``     every seed-mixing constant
 - ``latents``   VAE latents of the training clips, encoded once and cached
 - ``text_aux``  optional auxiliary losses that teach the text encoder to name what it reads
 - ``checkpoint`` safetensors + JSON checkpoints, atomic and hash-checked

@@ -511,21 +511,6 @@ def same_latents(meta: dict, other: dict) -> bool:
     return meta["vae"]["sha256"] == other["vae"]["sha256"] and list(meta["latent_shape"]) == list(other["latent_shape"])
 
 
-def noise_correlation(meta: dict, where: str = "checkpoint") -> float:
-    """The frame correlation of the noise a text-to-video sidecar's model was trained from (`diffusion.mixed_noise`);
-    0 for sidecars written before it was recorded, all trained from i.i.d. noise. Raises CheckpointError if it is
-    not a number in [0, 1)."""
-    rho = meta.get("noise_correlation", 0.0)
-    if not isinstance(rho, (int, float)) or not 0 <= rho < 1:
-        raise CheckpointError(f"{where}: noise_correlation must be a number in [0, 1), got {rho!r}")
-    return float(rho)
-
-
-def same_noise(meta: dict, other: dict) -> bool:
-    """Whether two text-to-video sidecars' models start from the same noise: autoguidance mixes their velocities."""
-    return noise_correlation(meta) == noise_correlation(other)
-
-
 # ----------------------------------------------------------------------------
 # Reading
 

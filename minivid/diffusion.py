@@ -51,24 +51,6 @@ def flow_target(x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     return eps - x0
 
 
-def mixed_noise(eps: torch.Tensor, shared: torch.Tensor, correlation: float) -> torch.Tensor:
-    """Noise whose frames are correlated: sqrt(1 - rho) eps + sqrt(rho) shared, each element still N(0, 1).
-
-    eps: independent noise `b c t h w` (or `c t h w`); shared: one frame of it for the whole clip,
-    `b c 1 h w` (or `c 1 h w`), broadcast over t. Any two frames then correlate by rho = `correlation`.
-    The "mixed noise model" of Ge et al. 2023, "Preserve Your Own Correlation: A Noise Prior for
-    Video Diffusion Models" (their alpha^2 / (1 + alpha^2) = rho). Flow matching carries any source
-    distribution to the data, so a model trained from this noise must be sampled from it too.
-    """
-    if not 0.0 <= correlation < 1.0:
-        raise ValueError(f"the frames' noise correlation must be in [0, 1), got {correlation}")
-    if shared.dim() != eps.dim() or shared.shape[-3] != 1 or shared.shape[:-3] != eps.shape[:-3] \
-            or shared.shape[-2:] != eps.shape[-2:]:
-        raise ValueError(f"shared noise must be one frame of the noise: {tuple(eps.shape)} needs "
-                         f"{(*eps.shape[:-3], 1, *eps.shape[-2:])}, got {tuple(shared.shape)}")
-    return math.sqrt(1.0 - correlation) * eps + math.sqrt(correlation) * shared
-
-
 def uniform_timesteps(batch: int, generator=None, device=None) -> torch.Tensor:
     """t ~ U(0, 1), (b,) — the original rectified-flow choice."""
     return torch.rand(batch, generator=generator, device=device)

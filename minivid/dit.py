@@ -87,16 +87,14 @@ class DiTConfig:
         return cls(**{k: v for k, v in d.items() if k in known})  # __post_init__ makes patch_size a tuple
 
 
-# Named sizes. "tiny" is for unit tests (instant on a CPU). "shapes" is the course
-# model for ShapesWorld latents (C=8, T=5, H=W=8 -> 5*4*4 = 80 tokens), ~3.4M
-# parameters, trainable on a 2-core CPU, with relative (rotary) positions only;
-# "shapes-factorised" is the same with space-then-time attention (~4.3M: each block
-# has a second attention). "shapes-edges", the shipped model, is "shapes" with
-# positions a 5 x 4 x 4 patch grid can use: rotary base 100 (as RoPE-ViT, Heo et al.
-# 2024, does for images; with base 10000 most rotation pairs turn < 0.1 rad across 4
-# patches, i.e. carry no position) and edge distances (where the canvas ends, which
-# latent frame is the VAE's separately encoded first one). At equal steps it follows
-# prompts much better (benchmarks/results/t2v_recipes.json: 69.6% vs 56.8% at 9,000 steps).
+# Named sizes. "tiny" is for unit tests (instant on a CPU). "shapes" is the course model for
+# ShapesWorld latents (C=8, T=5, H=W=8 -> 5*4*4 = 80 tokens), ~3.4M parameters, trainable on a
+# 2-core CPU, with relative (rotary) positions only; "shapes-factorised" is the same with
+# space-then-time attention (each block has a second attention). "shapes-edges", the shipped
+# model, is "shapes" with positions a 5 x 4 x 4 patch grid can use: rotary base 100 (as RoPE-ViT,
+# Heo et al. 2024, does for images; with base 10000 most rotation pairs turn < 0.1 rad across 4
+# patches, i.e. carry no position) and edge distances (where the canvas ends, which latent frame
+# is the VAE's separately encoded first one). benchmarks/t2v_recipes.py compares them.
 DIT_PRESETS: dict[str, DiTConfig] = {
     "tiny": DiTConfig(
         latent_channels=4, patch_size=(1, 2, 2), width=32, depth=2, heads=2, mlp_ratio=2.0,
@@ -109,20 +107,6 @@ DIT_PRESETS: dict[str, DiTConfig] = {
 }
 DIT_PRESETS["shapes-factorised"] = replace(DIT_PRESETS["shapes"], attention="factorised")
 DIT_PRESETS["shapes-edges"] = replace(DIT_PRESETS["shapes"], rope_theta=100.0, edge_distance=4)
-# "shapes-wide": shapes-edges at width 192 (6 heads of 32, as before), ~6.9M parameters. Tried for the rotations the
-# 128-wide model does not learn to create from noise; measured from scratch at 9,000 steps against shapes-edges
-# (benchmarks/results/t2v_recipes.json): 71.3 vs 69.6% single-object, 72.9 vs 66.7% held-out, and rotations still
-# rare (clockwise shown in 34%, counterclockwise in 6% of clips), so the shipped model stays 128 wide.
-DIT_PRESETS["shapes-wide"] = replace(DIT_PRESETS["shapes-edges"], width=192, heads=6)
-# "shapes-small": shapes-edges at half the width and depth (~0.5M parameters), with a text encoder as narrow. Not
-# a model to ship on its own: the weaker model that autoguidance (sampling.autoguidance) pulls away from, which
-# Karras et al. 2024 find works best smaller and shorter-trained than the main model.
-DIT_PRESETS["shapes-small"] = replace(DIT_PRESETS["shapes-edges"], width=64, depth=4, heads=2, text_width=64, text_heads=2)
-
-# The budget each preset is meant to stay within (parameters), checked by the tests.
-PARAM_BUDGETS = {"tiny": (0, 200_000), "shapes": (2_000_000, 5_000_000), "shapes-factorised": (2_000_000, 5_000_000),
-                 "shapes-edges": (2_000_000, 5_000_000), "shapes-wide": (5_000_000, 10_000_000),
-                 "shapes-small": (200_000, 1_000_000)}
 
 
 # -----------------------------------------------------------------------------
@@ -207,11 +191,9 @@ def edge_distances(grid: tuple[int, int, int], k: int, device=None) -> torch.Ten
 def attend(q, k, v, mask=None):
     """softmax(q k^T / sqrt(e) + mask) v over (b heads n e) tensors; mask (b 1 1 l) bool, True = attend.
 
-    On a CPU, bf16 inputs are attended in float32. Under bf16 autocast the fused attention's
-    backward ran 10x slower in bf16 than in float32 on this project's CPU (AVX-512 BF16, no AMX;
-    torch 2.13: 222 vs 23 ms of a `shapes-edges` training step at batch 16), while the linear
-    layers ran 2.6x faster, so there the attention itself (small at 80 tokens) stays in float32
-    and the projections around it take bf16. GPUs attend in bf16 as given.
+    On a CPU, bf16 inputs are attended in float32: there the fused attention's backward runs far slower in bf16
+    than in float32 while the linear layers gain from bf16 (benchmarks/t2v_train_speed.py), so the attention
+    itself (small at 80 tokens) stays in float32 and the projections around it take bf16. GPUs attend in bf16.
     """
     if q.device.type == "cpu" and q.dtype == torch.bfloat16:
         with torch.autocast("cpu", enabled=False):  # else autocast would cast the float32 copies back to bf16
@@ -354,8 +336,8 @@ class DiTBlock(nn.Module):
         self.norm_cross = nn.LayerNorm(d)
         self.cross_attn = Attention(d, heads, context_dim=config.text_width)
         self.norm2, self.mlp = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6), MLP(d, config.mlp_ratio)
-        num_modulations = 9 if self.factorised else 6  # (shift, scale, gate) per modulated sublayer
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, num_modulations * d))
+        self.num_modulations = 3 * (3 if self.factorised else 2)  # (shift, scale, gate) per modulated sublayer
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(d, self.num_modulations * d))
 
     def attend_space(self, x, grid, rope):
         """Self-attention within each frame only: (b (f s) d) -> (b (f s) d)."""
@@ -377,7 +359,7 @@ class DiTBlock(nn.Module):
 
     def forward(self, x, c, text, text_mask, grid, rope):
         """x (b n d) tokens, c (b d) conditioning, text (b l d_text) with text_mask (b l)."""
-        mods = self.adaLN_modulation(c).chunk(9 if self.factorised else 6, dim=1)
+        mods = self.adaLN_modulation(c).chunk(self.num_modulations, dim=1)
         if self.factorised:
             shift_s, scale_s, gate_s, shift_t, scale_t, gate_t, shift_mlp, scale_mlp, gate_mlp = mods
             x = x + gate_s.unsqueeze(1) * self.attend_space(modulate(self.norm1(x), shift_s, scale_s), grid, rope)

@@ -54,10 +54,10 @@ import torch
 from tqdm.auto import tqdm
 
 from . import sampling
-from .checkpoint import (CheckpointError, load_state_dict_strict, load_tensors, noise_correlation, read_meta,
-                         same_latents, same_noise)
+from .checkpoint import CheckpointError, load_state_dict_strict, load_tensors, read_meta, same_latents
 from .device import as_device
-from .diffusion import add_noise, mixed_noise
+from .seeds import noise_generator
+from .diffusion import add_noise
 from .dit import DiT, DiTConfig
 from .text import encode_batch, parse_prompt
 from .vae import VideoVAE
@@ -176,7 +176,8 @@ def check_t2v_meta(meta: dict) -> DiTConfig:
     if not isinstance(meta.get("sampling", {}), dict):
         raise ValueError(f"sampling must be an object, got {meta['sampling']!r}")
     check_settings(meta.get("sampling", {}))
-    noise_correlation(meta)  # a number in [0, 1), else CheckpointError
+    if meta.get("noise_correlation", 0.0) != 0.0:  # frame-correlated starting noise: not what this pipeline draws
+        raise ValueError(f"noise_correlation is {meta['noise_correlation']!r}: minivid samples from i.i.d. noise only")
     return config
 
 
@@ -223,14 +224,10 @@ def find_recorded(recorded: str, sha256: str, checkpoint, kind: str, what: str) 
                           f"but {'; '.join(seen)}: use the matching file")
 
 
-def noise_for(index: int, seed: int, shape, device, correlation: float = 0.0) -> torch.Tensor:
+def noise_for(index: int, seed: int, shape, device) -> torch.Tensor:
     """The starting noise `c t h w` of prompt `index`: its own CPU generator seeded by (seed, index), so it never
-    depends on the batch. `correlation`: the frames' correlation the model was trained with (`mixed_noise`)."""
-    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(index))
-    eps = torch.randn(tuple(shape), generator=g)
-    if correlation:  # c 1 h w, drawn after eps: the same seed's i.i.d. part stays the same
-        eps = mixed_noise(eps, torch.randn((shape[0], 1, *shape[2:]), generator=g), correlation)
-    return eps.to(device)
+    depends on the batch."""
+    return torch.randn(tuple(shape), generator=noise_generator(seed, index)).to(device)
 
 
 class TextToVideo:
@@ -244,7 +241,6 @@ class TextToVideo:
         self.weak_meta = weak_meta if weak is not None else None  # its sidecar
         self.parameterisation = meta.get("parameterisation", "flow")  # always "flow" (check_t2v_meta)
         self.latent_shape = tuple(meta["latent_shape"])  # z t' h' w' of a training clip
-        self.noise_correlation = noise_correlation(meta)  # of the noise it was trained from
         try:
             self.defaults = check_settings({**sampling.DEFAULTS, "autoguidance": 0.0, **meta.get("sampling", {})})
         except ValueError as e:
@@ -291,10 +287,6 @@ class TextToVideo:
         if not same_latents(meta, weak_meta):
             raise CheckpointError(f"the weaker model {weak_file} was trained on other latents than {path} "
                                   "(another VAE); autoguidance needs both on the same")
-        if not same_noise(meta, weak_meta):
-            raise CheckpointError(f"the weaker model {weak_file} was trained from other noise than {path} "
-                                  f"(frame correlation {noise_correlation(weak_meta)} vs "
-                                  f"{noise_correlation(meta)}); autoguidance needs the same")
         return weak, weak_meta
 
     @staticmethod
@@ -368,7 +360,7 @@ class TextToVideo:
             x0, t_start = self._init_latents(init_video, strength, b)
             shape = tuple(x0.shape[1:])
 
-        x = torch.stack([noise_for(i, seed, shape, device, self.noise_correlation) for i in range(b)])
+        x = torch.stack([noise_for(i, seed, shape, device) for i in range(b)])
         if x0 is not None:  # SDEdit (Meng et al. 2022): noise the clip to t_start along the training path
             x = add_noise(x0, x, torch.full((b,), t_start, device=device))
         ids, mask = (t.to(device) for t in encode_batch(prompts))

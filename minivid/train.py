@@ -1,9 +1,10 @@
 """Training, one subcommand per stage of the pipeline.
 
-    python -m minivid.train vae --preset shapes --steps 6000 --out runs/vae --export data/vae/shapes
+    python -m minivid.train recipe shapes --out runs/recipes/shapes   # every stage of the shipped model, resumable
+    python -m minivid.train vae --steps 4500 --out runs/vae --export runs/vae/shapes
     python -m minivid.train cache-latents --vae data/vae/shapes --n 20000 --out runs/latents/train
-    python -m minivid.train t2v --threads 1 --out runs/t2v/edges --export data/t2v/shapes
-    python -m minivid.train t2v --init-from data/t2v/shapes --seed 1 --lr 3e-4 --out runs/t2v/more   # continue
+    python -m minivid.train t2v --threads 1 --out runs/t2v/edges --export runs/t2v/edges/shapes
+    python -m minivid.train t2v --init-from runs/t2v/edges/shapes --seed 1 --lr 3e-4 --out runs/t2v/more  # continue
     torchrun --nproc_per_node 2 -m minivid.train t2v ...      # data parallel (gloo on CPU, nccl on GPU)
 
 Every stage follows the same rules:
@@ -14,48 +15,53 @@ Every stage follows the same rules:
   from a generator whose state is checkpointed.
 - Periodic, atomic training-state checkpoints in the run directory (see
   `minivid/checkpoint.py`); `--resume` continues from the newest one and ends
-  with exactly the weights an uninterrupted run would have produced.
+  with exactly the weights an uninterrupted run would have produced. A run
+  directory belongs to one run (`minivid/runs.py`).
 - At the end the shipped format is exported: X.safetensors + X.json.
 
 Stage "vae" trains the video VAE (`minivid/vae.py`); stage "cache-latents"
 encodes clips once so that DiT training never runs the encoder again
 (`minivid/latents.py`); stage "t2v" trains the text-to-video DiT with flow
 matching on those cached latents (encoding them first if no cache for this VAE
-exists; the optional auxiliary text losses are in `minivid/text_aux.py`),
-"export-t2v" ships the EMA weights of a run's newest training state, and
-"name-weak" records in a shipped model's sidecar the weaker model that
-autoguidance pulls away from (`pipeline.TextToVideo`, `sampling.autoguidance`).
+exists; the auxiliary text loss is in `minivid/text_aux.py`), "export-t2v"
+ships the EMA weights of a run's newest training state, "name-weak" records in
+a shipped model's sidecar the weaker model that autoguidance pulls away from
+(`pipeline.TextToVideo`, `sampling.autoguidance`), and "recipe" runs a named
+chain of these stages (`minivid/recipes.py`).
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import dataclasses
-import json
+import hashlib
 import math
 import os
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 from pathlib import Path
 
 import torch
 from einops import rearrange
-from tqdm.auto import tqdm
 
-from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, load_training_state,
-                         read_meta, same_latents, same_noise, save_tensors, save_training_state, write_meta)
+from .checkpoint import (CheckpointError, latest_training_state, load_state_dict_strict, load_tensors, read_meta,
+                         same_latents, save_tensors, save_training_state, write_meta)
 from .device import as_device, autocast_context, device_name, uses_bf16_autocast
-from .diffusion import flow_matching_loss, logit_normal_timesteps, mixed_noise, shift_time
+from .diffusion import flow_matching_loss, logit_normal_timesteps, shift_time
 from .dit import DIT_PRESETS, DiT, DiTConfig
 from .latents import LatentCache, cache_latents, load_latents
+from .runs import (Clock, RunDir, RunError, check_fields, check_resumable, check_stop_at, field_comments, lr_at,
+                   restore, resume_point, run_steps)
 from .sampling import DEFAULTS as DEFAULT_SAMPLING
+from .seeds import VAL_SEED, step_generator
 from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
-from .text_aux import (PAIRS, TEXT_AUX_SOURCES, caption_labels, caption_token_labels, freeze_text_encoder_except,
-                       text_aux_loss, text_train_rows)
+from .text_aux import PAIRS, caption_token_labels, text_aux_loss
 from .vae import VAE_PRESETS, VideoVAE, psnr
 from .world import ROTATIONS, ShapesWorld
+
+__all__ = ["VAETrainConfig", "T2VTrainConfig", "train_vae", "train_t2v", "export_from_run", "name_weak_model", "main",
+           "lr_at", "check_resumable", "step_generator", "VAL_SEED"]
 
 
 def where_trained(device: str | torch.device, bf16: bool) -> dict:
@@ -63,6 +69,30 @@ def where_trained(device: str | torch.device, bf16: bool) -> dict:
     and whether bf16 autocast really ran there. `--bf16` only asks for it: it is a no-op on a CPU without native
     bf16 (AVX2 only), and a run's speed and numbers depend on which."""
     return {"trained_on": device_name(device), "bf16_autocast": uses_bf16_autocast(device, bf16)}
+
+
+def check_target(path, kind: str, flag: str) -> None:
+    """Before any work: make sure checkpoint `path` can be written (its folder made), and refuse to write a `kind`
+    checkpoint over an existing checkpoint of another kind (e.g. a latent cache over the shipped VAE): that is never
+    what a command line asked for."""
+    if path is None:
+        return
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot write {flag} {path}: {e.strerror or e}") from None
+    if not os.access(parent, os.W_OK):
+        raise RunError(f"cannot write {flag} {path}: {parent} is not writable")
+    if not Path(f"{path}.json").exists():
+        return
+    try:
+        found = read_meta(path).get("kind")
+    except CheckpointError:
+        return  # not a readable checkpoint: the atomic write replaces it
+    if found != kind:
+        raise RunError(f"{flag} {path} holds a {found!r} checkpoint; writing a {kind!r} one there would replace it: "
+                       f"choose another {flag}")
 
 
 # ----------------------------------------------------------------------------
@@ -75,37 +105,34 @@ class VAETrainConfig:
 
     preset: str = "shapes"  # architecture: a key of vae.VAE_PRESETS
     steps: int = 4500  # optimiser steps
-    batch_size: int = 8  # clips per step (17 x 32 x 32); more steps beat bigger batches per CPU-second
+    batch_size: int = 8  # clips (17 x 32 x 32) per step
     lr: float = 1e-3  # peak AdamW learning rate
     warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
     min_lr_ratio: float = 0.02  # ... down to lr * min_lr_ratio at the last step
-    weight_decay: float = 0.0  # the model is small and data infinite: no need to regularise weights
+    weight_decay: float = 0.0  # AdamW weight decay (the data are endless: none needed)
     grad_clip: float = 1.0  # max global gradient norm
-    mse_weight: float = 1.0  # MSE is what PSNR measures ...
-    l1_weight: float = 0.0  # optional L1 on top; measured: it slows the early, blurry phase (L1 favours black)
-    kl_weight: float = 1e-5  # small: a smooth latent for the DiT, without blurring reconstructions
+    mse_weight: float = 1.0  # weight of the reconstruction MSE (what PSNR measures)
+    l1_weight: float = 0.0  # weight of an optional reconstruction L1
+    kl_weight: float = 1e-5  # weight of the KL term: small, a smooth latent without blurring reconstructions
     seed: int = 0  # model initialisation and posterior noise
     data_seed: int = 0  # ShapesWorld seed of the training stream
     two_object_prob: float = 0.5  # share of two-object clips
-    bf16: bool = True  # bf16 autocast where native: 1.5-2x faster steps on an AVX-512 BF16 CPU, same quality
+    bf16: bool = True  # bf16 autocast where the device runs it natively
     val_clips: int = 128  # fixed validation clips (3/4 seen combinations, 1/4 held-out), never trained on
     val_every: int = 250  # steps between validation PSNR measurements
     checkpoint_every: int = 250  # steps between training-state checkpoints
     scale_clips: int = 512  # clips used to measure the latent scaling factor at the end
-    init_from: str = ""  # start from this VAE checkpoint (e.g. data/vae/shapes) instead of random weights
-    freeze_encoder: bool = False  # train the decoder only: latents, the scaling factor and any DiT trained on them stay valid
+    init_from: str = ""  # start from this VAE checkpoint instead of random weights
+    freeze_encoder: bool = False  # train the decoder only: latents and the scaling factor stay exactly as they were
 
 
-VAL_SEED = 1_000_003  # validation and scaling-factor clips come from seeds no training run uses
+VAE_FIELD_RULES = {"steps": "count", "batch_size": "count", "lr": "positive", "warmup_steps": "count0",
+                   "min_lr_ratio": "fraction", "weight_decay": "nonnegative", "grad_clip": "positive",
+                   "mse_weight": "nonnegative", "l1_weight": "nonnegative", "kl_weight": "nonnegative", "seed": "seed",
+                   "data_seed": "seed", "two_object_prob": "fraction", "val_clips": "count", "val_every": "count",
+                   "checkpoint_every": "count", "scale_clips": "count"}
 DATA_LENGTH = 10**12  # the training stream is effectively endless: clip i depends only on (seed, i)
-
-
-def lr_at(cfg: "VAETrainConfig | T2VTrainConfig", step: int) -> float:
-    """Linear warm-up then cosine decay: a pure function of the step, so resuming needs no scheduler state."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+RESUMABLE_DIFFERENCES = {"val_every", "checkpoint_every"}  # fields a resumed run may change without changing it
 
 
 def clip_batch(dataset, start: int, size: int) -> torch.Tensor:
@@ -144,17 +171,58 @@ def measure_scaling_factor(vae: VideoVAE, clips: torch.Tensor, batch_size: int =
     return 1.0 / z.std().item()
 
 
-# Fields that may differ between a run and its resumption without changing the result.
-RESUMABLE_DIFFERENCES = {"val_every", "checkpoint_every"}
+def check_vae_config(cfg: VAETrainConfig) -> None:
+    """Every field in its range, named as its flag (before anything is read or written)."""
+    check_fields(cfg, VAE_FIELD_RULES)
+    if cfg.preset not in VAE_PRESETS:
+        raise RunError(f"--preset must be one of {sorted(VAE_PRESETS)}, got {cfg.preset!r}")
+    if cfg.freeze_encoder and not cfg.init_from:
+        raise RunError("--freeze-encoder needs --init-from: a random encoder would stay random")
 
 
-def check_resumable(state, saved, cfg, allowed: set[str]) -> None:
-    """Refuse to resume a run whose config differs from the saved one, except in `allowed` fields."""
-    changed = [f.name for f in dataclasses.fields(cfg)
-               if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in allowed]
-    if changed:
-        raise CheckpointError(f"cannot resume {state}: it was trained with different {', '.join(changed)} "
-                              f"({', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)})")
+def vae_model(cfg: VAETrainConfig, device) -> tuple[VideoVAE, dict | None]:
+    """The VAE to train: random weights from `cfg.seed`, or those of `cfg.init_from` (then also its sidecar)."""
+    torch.manual_seed(cfg.seed)
+    model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
+    base_meta = None
+    if cfg.init_from:  # fine-tuning: start from a trained VAE of the same architecture
+        base_meta = read_meta(cfg.init_from, kind="vae")  # the weights' story, recorded with the fine-tune
+        start_from = VideoVAE.from_pretrained(cfg.init_from)
+        if start_from.cfg != model.cfg:
+            raise RunError(f"--init-from {cfg.init_from} is not a {cfg.preset!r} VAE: {start_from.cfg}")
+        model.load_state_dict(start_from.state_dict())
+    model.encoder.requires_grad_(not cfg.freeze_encoder)
+    return model, base_meta
+
+
+def vae_loss(cfg: VAETrainConfig, model: VideoVAE, clips: torch.Tensor, generator, device) -> tuple:
+    """(loss, its parts for the log) of one batch of clips b t c h w in [0, 1]."""
+    x = rearrange(clips.to(device), "b t c h w -> b c t h w") * 2.0 - 1.0  # model layout, [-1, 1]
+    with autocast_context(device, cfg.bf16):
+        recon, posterior = model(x, generator=generator)
+    err = recon.float() - x
+    mse, l1, kl = err.square().mean(), err.abs().mean(), posterior.kl()
+    loss = cfg.mse_weight * mse + cfg.l1_weight * l1 + cfg.kl_weight * kl
+    mse01 = ((recon.detach().float().clamp(-1, 1) - x) / 2).square().mean()  # in [0, 1] pixels, for PSNR
+    return loss, {"mse": mse, "l1": l1, "kl": kl, "mse01": mse01, "logvar": posterior.logvar.mean()}
+
+
+def vae_step(cfg: VAETrainConfig, model: VideoVAE, optimizer, generator, device, parts: dict):
+    """One optimiser step on batch k (clips k*B .. (k+1)*B-1 of the training stream): returns the loss, keeps its
+    parts in `parts`."""
+    data = ShapesWorld(DATA_LENGTH, "train", cfg.data_seed, two_object_prob=cfg.two_object_prob)
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
+
+    def step(k: int) -> torch.Tensor:
+        loss, found = vae_loss(cfg, model, clip_batch(data, k * cfg.batch_size, cfg.batch_size), generator, device)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        optimizer.step()
+        parts.update(found)
+        return loss
+
+    return step
 
 
 def train_vae(
@@ -169,110 +237,67 @@ def train_vae(
 ) -> VideoVAE:
     """Train a VAE as `cfg` says, checkpointing into `out_dir`; export the shipped format to `export`.
 
-    `resume`: continue from the newest valid training state in `out_dir` (fresh
-    start if there is none). `stop_at`: stop after that many steps as if the run
-    had been killed right after a checkpoint (for tests and for splitting a run).
-    """
-    if cfg.preset not in VAE_PRESETS:
-        raise ValueError(f"unknown VAE preset {cfg.preset!r}; choose from {sorted(VAE_PRESETS)}")
-    device, out = as_device(device), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    model = VideoVAE(VAE_PRESETS[cfg.preset]).to(device)
-    base_meta = None
-    if cfg.init_from:  # fine-tuning: start from a trained VAE of the same architecture
-        base_meta = read_meta(cfg.init_from, kind="vae")  # the weights' story, recorded with the fine-tune
-        start_from = VideoVAE.from_pretrained(cfg.init_from)
-        if start_from.cfg != model.cfg:
-            raise ValueError(f"--init-from {cfg.init_from} is not a {cfg.preset!r} VAE: {start_from.cfg}")
-        model.load_state_dict(start_from.state_dict())
-    elif cfg.freeze_encoder:
-        raise ValueError("--freeze-encoder needs --init-from: a random encoder would stay random")
-    model.encoder.requires_grad_(not cfg.freeze_encoder)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-    generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)  # posterior noise
-    start, elapsed, history = 0, 0.0, []
+    `resume`: continue from the newest valid training state in `out_dir` (fresh start if there is none).
+    `stop_at`: stop after that many steps as if killed right after a checkpoint (for tests, or to split a run)."""
+    check_vae_config(cfg)
+    check_stop_at(stop_at)
+    check_target(export, "vae", "--export")
+    device = as_device(device)
+    with RunDir(out_dir, resume) as run:
+        model, base_meta = vae_model(cfg, device)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                      betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+        generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)  # posterior noise
+        depends = {} if base_meta is None else {"init_from": base_meta["sha256"]}
+        meta = resume_point(run.latest_state(), lambda c: VAETrainConfig(**c), cfg, RESUMABLE_DIFFERENCES, depends)
+        start, elapsed, history = restore(run, meta, model, optimizer, generator)
+        val = validation_clips(cfg.val_clips)
+        run.begin(asdict(cfg), start)
+        clock, parts = Clock(elapsed), {}
+        optimiser_step = vae_step(cfg, model, optimizer, generator, device, parts)
 
-    state = latest_training_state(out) if resume else None
-    if state is not None:
-        meta = load_training_state(state, model, optimizer, generator)
-        check_resumable(state, VAETrainConfig(**meta["config"]), cfg, RESUMABLE_DIFFERENCES)
-        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
-        print(f"resuming from {state} at step {start}", file=sys.stderr)
-    elif resume:
-        print(f"no training state in {out}, starting from scratch", file=sys.stderr)
+        def step(k: int) -> torch.Tensor:
+            loss = optimiser_step(k)
+            if (k + 1) % cfg.val_every == 0 or k + 1 == cfg.steps:
+                value = psnr(reconstruct(model, val), val).mean().item()
+                history.append([k + 1, round(value, 3), round(clock(), 1)])
+                run.log({"step": k + 1, "val_psnr": value, "seconds": clock()})
+            return loss
 
-    data = ShapesWorld(DATA_LENGTH, "train", cfg.data_seed, two_object_prob=cfg.two_object_prob)
-    val = validation_clips(cfg.val_clips)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
-    log = (out / "log.jsonl").open("a")
-    t0 = time.perf_counter() - elapsed  # wall-clock of this run so far, including earlier sessions
+        def report(done: int, lr: float, loss: torch.Tensor) -> dict:
+            train_psnr = -10 * math.log10(max(1e-10, parts["mse01"].item()))
+            run.log({"step": done, "loss": loss.item(), **{k: parts[k].item() for k in ("mse", "l1", "kl")},
+                     "psnr": train_psnr, "lr": lr, "logvar": parts["logvar"].item(), "seconds": clock()})
+            return {"loss": f"{loss.item():.4f}", "psnr": f"{train_psnr:.1f}",
+                    "val": f"{history[-1][1] if history else float('nan'):.1f}"}
 
-    def checkpoint(step: int) -> None:
-        save_training_state(out, step, model, optimizer, generator, asdict(cfg),
-                            elapsed=time.perf_counter() - t0, history=history)
+        def checkpoint(done: int) -> None:
+            save_training_state(run.path, done, model, optimizer, generator, asdict(cfg), elapsed=clock(),
+                                history=history, depends=depends)
 
-    def validate(step: int) -> float:
-        value = psnr(reconstruct(model, val), val).mean().item()
-        history.append([step, round(value, 3), round(time.perf_counter() - t0, 1)])
-        log.write(json.dumps({"step": step, "val_psnr": value, "seconds": time.perf_counter() - t0}) + "\n")
-        log.flush()
-        return value
+        model.train()
+        end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+        run_steps(cfg, optimizer, start, end, step, report, checkpoint, log_every=25, desc="vae", progress=progress)
+        if end < cfg.steps:  # stopped early on purpose: the training state is all there is
+            return model
+        finish_vae(cfg, model, run.path, export, export_dtype, base_meta,
+                   {"steps": cfg.steps, "train_seconds": round(clock(), 1), "val_psnr_history": history,
+                    "config": asdict(cfg), **where_trained(device, cfg.bf16)})
+    return model
 
-    model.train()
-    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
-    bar = tqdm(range(start, end), initial=start, total=cfg.steps, disable=not progress, desc="vae",
-               mininterval=1.0 if sys.stderr.isatty() else 30.0)
-    val_psnr = float("nan")
-    for step in bar:
-        lr = lr_at(cfg, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        clips = clip_batch(data, step * cfg.batch_size, cfg.batch_size).to(device)
-        x = rearrange(clips, "b t c h w -> b c t h w") * 2.0 - 1.0  # model layout, [-1, 1]
-        with autocast_context(device, cfg.bf16):
-            recon, posterior = model(x, generator=generator)
-        err = recon.float() - x
-        mse, l1, kl = err.square().mean(), err.abs().mean(), posterior.kl()
-        loss = cfg.mse_weight * mse + cfg.l1_weight * l1 + cfg.kl_weight * kl
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
-        optimizer.step()
 
-        done = step + 1
-        train_psnr = -10 * math.log10(max(1e-10, ((recon.detach().float().clamp(-1, 1) - x) / 2).square().mean().item()))
-        if done % cfg.val_every == 0 or done == cfg.steps:
-            val_psnr = validate(done)
-            bar.write(f"step {done}: val PSNR {val_psnr:.2f} dB ({time.perf_counter() - t0:.0f} s)")
-        if done % 25 == 0:
-            log.write(json.dumps({"step": done, "loss": loss.item(), "mse": mse.item(), "l1": l1.item(), "kl": kl.item(),
-                                  "psnr": train_psnr, "lr": lr, "logvar": posterior.logvar.mean().item(),
-                                  "seconds": time.perf_counter() - t0}) + "\n")
-            log.flush()
-        bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{train_psnr:.1f}", val=f"{val_psnr:.1f}", refresh=False)
-        if done % cfg.checkpoint_every == 0 or done == end:
-            checkpoint(done)
-    bar.close()
-    log.close()
-
-    if end < cfg.steps:  # stopped early on purpose: the training state is all there is
-        return model
+def finish_vae(cfg: VAETrainConfig, model: VideoVAE, out: Path, export, export_dtype, base_meta, train_info) -> None:
+    """Measure the scaling factor (unless the encoder was frozen) and write the run's VAE and the export."""
     model.eval()
     if not cfg.freeze_encoder:  # a frozen encoder keeps the scaling factor it came with, so latents stay identical
         scale_clips = clip_batch(ShapesWorld(cfg.scale_clips, "train", VAL_SEED + 1), 0, cfg.scale_clips)
         model.scaling_factor.fill_(measure_scaling_factor(model, scale_clips))
-    train_info = {"steps": cfg.steps, "train_seconds": round(time.perf_counter() - t0, 1),
-                  "val_psnr_history": history, "config": asdict(cfg),
-                  **where_trained(device, cfg.bf16)}  # the shipped VAE predates these (bf16 was native: data/vae/README)
     if base_meta is not None:  # a fine-tune: keep the story of the weights it started from (sha256 and training)
         train_info["init_from"] = {"path": cfg.init_from, "sha256": base_meta["sha256"],
                                    "train": base_meta.get("train", {})}
     model.save_pretrained(out / "vae", train=train_info)  # full precision, in the run directory
     if export:
         model.save_pretrained(export, dtype=export_dtype, train=train_info)  # the shipped file: fp16 halves it
-    return model
 
 
 def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
@@ -303,79 +328,69 @@ def vae_training_stages(train: dict) -> list[tuple[str, dict]]:
 class T2VTrainConfig:
     """How the text-to-video DiT is trained. Every field is also a command-line flag (`--batch-size` ...)."""
 
-    preset: str = "shapes-edges"  # architecture: a key of dit.DIT_PRESETS (latent_channels, vocab from VAE / tokenizer)
-    vae: str = "data/vae/shapes"  # the VAE whose latents the DiT learns; its sha256 is checked and shipped
-    cache_clips: int = 30000  # train-split clips encoded once (1- and 2-object, captions in en / zh / zh-hans)
+    preset: str = "shapes-edges"  # architecture: a key of dit.DIT_PRESETS (channels and vocabulary are fitted)
+    vae: str = "data/vae/shapes"  # the VAE whose latents the DiT learns; its sha256 is checked and recorded
+    cache_clips: int = 30000  # train-split clips encoded once into the latent cache
     data_seed: int = 0  # ShapesWorld seed of those clips
-    batch_size: int = 32  # global batch (split evenly over DDP ranks); the shipped model's four GPU runs used 512
-    lr: float = 6e-4  # peak AdamW learning rate: high, for a 3.4M-parameter model on a CPU budget
+    batch_size: int = 32  # global batch, split evenly over DDP ranks
+    lr: float = 6e-4  # peak AdamW learning rate
     warmup_steps: int = 200  # linear warm-up from 0, then cosine decay ...
     min_lr_ratio: float = 0.1  # ... down to lr * min_lr_ratio at the last step
-    steps: int = 9000  # optimiser steps (~100 min at 1 thread, ~1.5 steps/s, on the 2-core CPU)
-    weight_decay: float = 0.0  # data are plentiful relative to the model: no weight decay
+    steps: int = 9000  # optimiser steps
+    weight_decay: float = 0.0  # AdamW weight decay
     grad_clip: float = 1.0  # max global gradient norm
-    timestep_shift: float = 1.0  # training times t = shift_time(sigmoid(N(0, 1)), shift): > 1 trains more at high
-    # noise, where the sampler's shift 3 spends its steps (3 measured better for the shipped model's second run,
-    # benchmarks/results/t2v_recipes.json); 1 = plain SD3 logit-normal
-    caption_dropout: float = 0.1  # share of captions replaced by the empty prompt: teaches the unconditional model CFG needs
-    rotation_weight: float = 1.0  # how much likelier a clip whose caption asks for a rotation is drawn (1: uniform);
-    # rotation is the one motion the models trained without the tokens text loss miss, and 3 for 9,000 more steps
-    # did not teach it (benchmarks/results/t2v_recipes.json, runs/t2v/cont3-rot3). With the tokens text loss, whose
-    # encoder names the direction, 3 in the third run did: 184 of 208 rotating clips turn the asked way from noise
-    # (160 without), two-object prompts 43.0% (38.3) (data/t2v/README.md, "Every word names its own object")
-    rotation_start: str = "random"  # a rotating shape's pose at frame 0 in the training clips: "random" (uniform
-    # over its symmetry) or "canonical" (upright, like every shape that does not rotate). Any pose satisfies the
-    # spec; an upright start leaves the model one pose to draw instead of a random one to commit to
-    rotation_speed: float = 0.0  # 0: a rotation's speed is drawn from the spec's 10..20 deg/frame; else this speed.
-    # Measured (data/t2v/README.md): both together, continuing a model whose text encoder confused the two
-    # directions, raised the share of rotations shown from 19% to at most 38% in 3,000-4,000 steps ("Narrowing
-    # rotations"); from scratch with the tokens text loss, 100% of rotating clips from noise right at 7,500 steps
-    # (21% with the full spec) and held-out 96% (77%) ("Where the hour's misses are"). The shipped model keeps the
-    # full spec: it draws rotations from any start pose at any of the spec's speeds
-    text_aux_weight: float = 0.0  # > 0: add this times an auxiliary loss on the text encoder alone: a linear head on
-    # a text vector names each object's (colour, motion) pair (`text_aux.caption_labels`, multi-label BCE). Trained only
-    # through denoising, the encoder maps "clockwise" and "counterclockwise" to the same vector (benchmarks/
-    # text_separation.py); this keeps them apart. The head is training state only, never exported. Measured on
-    # the CPU (data/t2v/README.md): as continuations of the five-run model it separates them but costs two-object
-    # prompts 8-30 points; from the first step (register, weight 10) the DiT turns the asked way (134 of 208
-    # rotating clips vs 32) but two-object prompts fall behind (14.1 vs 30.5% at 13,500 steps); from "tokens"
-    # (weight 1) through the recipe's three CPU runs: 84.2% seen (recipe 79.0), two-object 38.3% (40.6). The shipped
-    # model's last two runs (GPU, batch 512, "tokens", with rotation_weight 3) took it from 83.6 to 87.2% seen and
-    # rotations shown from 38 / 8% to 65 / 73%, two-object 55.5 -> 46.1% (data/t2v/README.md, "Measured")
-    text_aux_from: str = "pooled"  # what the head reads: "pooled" (the masked mean of the tokens the DiT
-    # cross-attends to, which also conditions adaLN), "register" (the encoder's first token alone: the words'
-    # tokens need not each carry the whole caption for the mean to name it) or "tokens" (every word token names
-    # its own object's pair: the binding two objects need, put where the DiT's cross-attention reads it)
-    text_train_words: str = ""  # "" trains the whole text encoder. Else a comma list of vocabulary words, e.g.
-    # "clockwise,counterclockwise,順時針,逆時針": the encoder is frozen but for these words' token embeddings (after
-    # textual inversion, Gal et al. 2022), so every caption without them keeps exactly the features the DiT was
-    # trained on, while the auxiliary loss can still pull the named words apart. For continuing a trained model.
-    # Measured (data/t2v/README.md): the five-run model + 6,000 CPU steps with the four direction words and the
-    # tokens loss: seen 85.2% (its twin without either 83.2), rotations shown 50 / 23% (42 / 12), two-object 48.4%
-    # (52.3): not shipped
-    noise_correlation: float = 0.0  # > 0: every frame's noise shares this fraction of its variance with the clip's
-    # other frames (`diffusion.mixed_noise`, PYoCo's mixed noise): frames start alike, so an object's shape and size
-    # need not be agreed across frames from independent noise. Recorded in the checkpoint; the pipeline samples from
-    # the same noise. 0 = i.i.d. noise, as every shipped run. Measured from scratch (data/t2v/README.md, "Frames
-    # started from correlated noise"): 0.5 scored 73.5% of 480 single-object clips at 7,500 steps against 80.6%
-    # with i.i.d. noise, consistency no better and motion worse
-    ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
-    seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
-    checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
-    bf16: bool = False  # bf16 autocast (on for the GPU runs). On the 2-core CPU, with `dit.attend` keeping attention in
-    # fp32: 1.22x the fp32 step, 1.49x with --compile (benchmarks/t2v_train_speed.py), the same loss a step (0-1%
-    # lower over 3,000 steps on the same batches); off by default so that the defaults stay the shipped first run's
-    # recipe
-    compile: bool = False  # torch.compile the DiT's training forward and backward (a C++ compiler on a CPU; the first
-    # step waits for the compile, ~2 min on the 2-core CPU): fuses the many small kernels of an 80-token model;
-    # measured 1.15x the plain step's tokens/s on this CPU (benchmarks/t2v_benchmark.py)
-    threads: int = 0  # torch CPU threads (0: torch's choice); 1 is often fastest on a shared 2-core box
-    init_from: str = ""  # a shipped t2v checkpoint to continue from (its weights become model and EMA; fresh
-    # optimiser and schedule, steps counted from 0: use another seed for fresh batches); "" = from scratch
+    timestep_shift: float = 1.0  # training times shift_time(sigmoid(N(0, 1)), shift); > 1 trains more at high noise
+    caption_dropout: float = 0.1  # share of captions replaced by the empty prompt (guidance's unconditional model)
+    rotation_weight: float = 1.0  # clips whose caption asks for a rotation are drawn this many times as often
+    rotation_start: str = "random"  # a rotating shape's pose at frame 0: "random" (as the spec) or "canonical"
+    rotation_speed: float = 0.0  # a rotation's speed in deg/frame; 0: drawn from the spec's range
+    text_aux_weight: float = 0.0  # > 0: add this times the auxiliary text loss (every word names its object)
+    ema_decay: float = 0.998  # decay of the weights' EMA, the exported model; warmed up as min(decay, (1+k)/(10+k))
+    seed: int = 0  # model initialisation, and with the step each batch's clips, times, noise and dropped captions
+    checkpoint_every: int = 500  # steps between training states and EMA snapshots
+    bf16: bool = False  # bf16 autocast where the device runs it natively
+    compile: bool = False  # torch.compile the model (on a CPU this needs a C++ compiler)
+    threads: int = 0  # torch CPU threads; 0: torch's choice
+    init_from: str = ""  # a t2v checkpoint to continue from (fresh optimiser and schedule); "": from scratch
+
+    # Retired options: recorded configs still hold them, so they load when they hold the value now built in.
+    text_aux_from: InitVar[str] = "tokens"  # what the auxiliary head reads: every word token
+    text_train_words: InitVar[str] = ""  # the whole text encoder trains
+    noise_correlation: InitVar[float] = 0.0  # i.i.d. noise
+
+    def __post_init__(self, text_aux_from, text_train_words, noise_correlation):
+        if (text_aux_from != "tokens" and self.text_aux_weight) or text_train_words or noise_correlation:
+            retired = "text_aux_from" if text_aux_from != "tokens" and self.text_aux_weight else \
+                "text_train_words" if text_train_words else "noise_correlation"
+            raise RunError(f"{retired} is an option minivid no longer has (only its built-in value loads)")
+
+    @classmethod
+    def from_record(cls, record: dict) -> "T2VTrainConfig":
+        """The config of a recorded `train_config` (a sidecar's or a training state's); fields the record predates
+        keep their defaults (the behaviour then)."""
+        unknown = sorted(set(record) - {f.name for f in dataclasses.fields(cls)} - set(RETIRED_T2V_FIELDS))
+        if unknown:
+            raise RunError(f"unknown training config fields {unknown}")
+        return cls(**record)
 
 
+RETIRED_T2V_FIELDS = ("text_aux_from", "text_train_words", "noise_correlation")
+T2V_FIELD_RULES = {"cache_clips": "count", "data_seed": "seed", "batch_size": "count", "lr": "positive",
+                   "warmup_steps": "count0", "min_lr_ratio": "fraction", "steps": "count", "weight_decay": "nonnegative",
+                   "grad_clip": "positive", "timestep_shift": "positive", "caption_dropout": "fraction_open",
+                   "rotation_weight": "positive", "rotation_speed": "nonnegative", "text_aux_weight": "nonnegative",
+                   "ema_decay": "fraction_open", "seed": "seed", "checkpoint_every": "count", "threads": "count0"}
 T2V_RESUMABLE_DIFFERENCES = {"checkpoint_every", "threads"}
 T2V_DEFAULT_SAMPLING = DEFAULT_SAMPLING  # recorded in every exported checkpoint; one source: sampling.DEFAULTS
+
+
+def check_t2v_config(cfg: T2VTrainConfig) -> None:
+    """Every field in its range, named as its flag (before any data is read)."""
+    check_fields(cfg, T2V_FIELD_RULES)
+    if cfg.preset not in DIT_PRESETS:
+        raise RunError(f"--preset must be one of {sorted(DIT_PRESETS)}, got {cfg.preset!r}")
+    if cfg.rotation_start not in ("random", "canonical"):
+        raise RunError(f"--rotation-start must be 'random' or 'canonical', got {cfg.rotation_start!r}")
 
 
 def vae_sha256(path) -> str:
@@ -383,11 +398,18 @@ def vae_sha256(path) -> str:
     return read_meta(path, kind="vae")["sha256"]
 
 
-def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents") -> Path:
-    """Where the latent cache of `cfg` lives: named by the VAE's sha256, so a retrained VAE never reuses stale latents."""
+def latents_identity(cache: LatentCache) -> str:
+    """What identifies the latents a run trains on: the cache file's sha256 (or that of the tensor, in memory)."""
+    return cache.meta.get("sha256") or hashlib.sha256(cache.latents.float().numpy().tobytes()).hexdigest()
+
+
+def t2v_cache_path(cfg: T2VTrainConfig, root="runs/latents", sha256: str | None = None) -> Path:
+    """Where the latent cache of `cfg` lives: named by the VAE's sha256 (`sha256`, default: read from cfg.vae's
+    sidecar), so a retrained VAE never reuses stale latents."""
     narrowed = ("" if cfg.rotation_start == "random" else f"-{cfg.rotation_start}") + \
         (f"-spin{cfg.rotation_speed:g}" if cfg.rotation_speed else "")
-    return Path(root) / f"{vae_sha256(cfg.vae)[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
+    sha256 = sha256 or vae_sha256(cfg.vae)
+    return Path(root) / f"{sha256[:16]}-train-s{cfg.data_seed}-n{cfg.cache_clips}{narrowed}"
 
 
 def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True,
@@ -412,11 +434,6 @@ def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, p
     return load_latents(path)
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The CPU generator of one step: a pure function of (seed, step), so resuming needs no RNG state."""
-    return torch.Generator().manual_seed(seed * 1_000_000_007 + step)
-
-
 def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | None:
     """How likely each cached clip is to be drawn, (n,): `rotation_weight` for a clip whose caption asks any
     object to rotate, 1 for the rest; None (uniform draws) when rotation_weight is 1."""
@@ -439,15 +456,10 @@ def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, wei
     b = cfg.batch_size
     index = (torch.randint(0, num_clips, (b,), generator=g) if weights is None
              else torch.multinomial(weights, b, replacement=True, generator=g))
-    batch = {"index": index,
-             "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
-             "eps": torch.randn((b, *latent_shape), generator=g),
-             "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
-    if cfg.noise_correlation:  # drawn last, so the batch's clips, times and dropped captions stay those of i.i.d. noise
-        z, _, h, w = latent_shape
-        shared = torch.randn((b, z, 1, h, w), generator=g)
-        batch["eps"] = mixed_noise(batch["eps"], shared, cfg.noise_correlation)
-    return batch
+    return {"index": index,
+            "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
+            "eps": torch.randn((b, *latent_shape), generator=g),
+            "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
 
 
 def dist_info() -> tuple[int, int]:
@@ -478,7 +490,6 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
     return save_tensors(path, tensors, kind="t2v", config=dataclasses.asdict(ema.config),
                         vae={"path": str(cfg.vae), "sha256": vae_sha256(cfg.vae)}, parameterisation="flow",
                         latent_shape=list(latent_shape), sampling={**T2V_DEFAULT_SAMPLING, **(sampling or {})},
-                        noise_correlation=cfg.noise_correlation,
                         train_config=asdict(cfg), **extra)
 
 
@@ -522,6 +533,100 @@ def training_seconds_by_device(meta: dict) -> dict[str, float]:
     return seconds
 
 
+@dataclass
+class T2VData:
+    """What the steps read, per cached clip, on the CPU: latents n z t h w, caption ids and masks n l, draw
+    weights (n,) or None, the auxiliary loss's labels or None; and the empty prompt (1 l) dropped captions get."""
+
+    latents: torch.Tensor
+    ids: torch.Tensor
+    mask: torch.Tensor
+    weights: torch.Tensor | None
+    labels: torch.Tensor | None
+    null_ids: torch.Tensor
+    null_mask: torch.Tensor
+
+    @classmethod
+    def of(cls, cfg: T2VTrainConfig, cache: LatentCache) -> "T2VData":
+        ids, mask = encode_batch(cache.captions)
+        labels = caption_token_labels(cache.captions) if cfg.text_aux_weight > 0 else None
+        return cls(cache.latents.float(), ids, mask, clip_weights(cache.captions, cfg.rotation_weight), labels,
+                   *encode_batch([None]))
+
+
+@dataclass
+class T2VNets:
+    """The trained model, its EMA, the auxiliary text head (or None), and the optimiser over what trains."""
+
+    model: DiT
+    ema: DiT
+    head: torch.nn.Linear | None
+    optimizer: torch.optim.Optimizer
+    state: torch.nn.ModuleDict  # what a training state holds: model, ema and the head
+    trained: list
+
+    @classmethod
+    def build(cls, cfg: T2VTrainConfig, latent_channels: int, device, init_from: str) -> tuple["T2VNets", dict | None]:
+        """Seeded by cfg.seed; `init_from`: a t2v checkpoint whose weights model and EMA start from (then also
+        its story, for the new sidecars)."""
+        torch.manual_seed(cfg.seed)
+        model = build_dit(cfg.preset, latent_channels).to(device)
+        base = init_from_t2v(model, init_from) if init_from else None
+        ema = copy.deepcopy(model).requires_grad_(False).eval()
+        state = torch.nn.ModuleDict({"model": model, "ema": ema})
+        head = None
+        if cfg.text_aux_weight > 0:  # drawn after the model, so a run without it initialises the model the same
+            head = state["text_head"] = torch.nn.Linear(model.config.text_width, PAIRS).to(device)
+        trained = list(model.parameters()) + ([] if head is None else list(head.parameters()))
+        optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+        return cls(model, ema, head, optimizer, state, trained), base
+
+
+def shared_latent_cache(cfg: T2VTrainConfig, root, device, progress: bool, workers: int) -> LatentCache:
+    """`ensure_latent_cache` under DDP: rank 0 encodes the cache if needed, then the others read it."""
+    rank, world = dist_info()
+    cache = ensure_latent_cache(cfg, root, device, progress, workers) if rank == 0 else None
+    if world > 1:
+        torch.distributed.barrier()
+    return cache if rank == 0 else ensure_latent_cache(cfg, root, device, progress=False)
+
+
+def t2v_step(cfg: T2VTrainConfig, data: T2VData, nets: T2VNets, net, device, last: dict):
+    """One optimiser step on global batch k (this rank's slice): returns the loss to check, keeps its parts in `last`."""
+    rank, world = dist_info()
+    shard = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
+    latent_shape = tuple(data.latents.shape[1:])
+
+    def step(k: int) -> torch.Tensor:
+        batch = step_batch(cfg, k, len(data.latents), latent_shape, data.weights)
+        index, drop = batch["index"][shard], batch["drop"][shard]
+        ids = torch.where(drop[:, None], data.null_ids, data.ids[index]).to(device)
+        mask = torch.where(drop[:, None], data.null_mask, data.mask[index]).to(device)
+        with autocast_context(device, cfg.bf16):
+            loss = flow_matching_loss(net, data.latents[index].to(device), ids, mask, t=batch["t"][shard].to(device),
+                                      eps=batch["eps"][shard].to(device))
+            aux = None
+            if nets.head is not None:  # on the captions not dropped: the empty prompt names nothing
+                keep = index[~drop]
+                aux = text_aux_loss(nets.model, nets.head, data.ids[keep].to(device), data.mask[keep].to(device),
+                                    data.labels[keep].to(device), kept=int((~batch["drop"]).sum()), world=world,
+                                    source="tokens")
+        total = loss if aux is None else loss + cfg.text_aux_weight * aux
+        nets.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if nets.head is not None and world > 1:  # the head is outside DDP: average its gradients by hand
+            for p in nets.head.parameters():
+                torch.distributed.all_reduce(p.grad)
+                p.grad /= world
+        torch.nn.utils.clip_grad_norm_(nets.trained, cfg.grad_clip)
+        nets.optimizer.step()
+        ema_update(nets.ema, nets.model, min(cfg.ema_decay, (1 + k) / (10 + k)))
+        last.update(loss=loss, aux=aux)
+        return total
+
+    return step
+
+
 def train_t2v(
     cfg: T2VTrainConfig,
     out_dir,
@@ -546,145 +651,73 @@ def train_t2v(
     (`out_dir/ema-{step}`), for measuring quality against wall-clock time.
     `return_model`: return (ema, model) instead of the EMA model alone.
     """
-    if cfg.preset not in DIT_PRESETS:
-        raise ValueError(f"unknown DiT preset {cfg.preset!r}; choose from {sorted(DIT_PRESETS)}")
-    if cfg.text_aux_from not in TEXT_AUX_SOURCES:
-        raise ValueError(f"text_aux_from must be one of {TEXT_AUX_SOURCES}, got {cfg.text_aux_from!r}")
-    if not 0.0 <= cfg.noise_correlation < 1.0:
-        raise ValueError(f"noise_correlation must be in [0, 1), got {cfg.noise_correlation}")
-    train_rows = text_train_rows(cfg.text_train_words)  # checked before any data is read
-    if train_rows is not None and cfg.weight_decay:
-        raise ValueError("text_train_words needs weight_decay 0: decay would move the frozen embedding rows too")
+    check_t2v_config(cfg)
+    check_stop_at(stop_at)
+    check_target(export, "t2v", "--export")
     rank, world = dist_info()
     if cfg.batch_size % world:
-        raise ValueError(f"batch_size {cfg.batch_size} does not split over {world} ranks")
-    device, out = as_device(device), Path(out_dir)
+        raise RunError(f"--batch-size {cfg.batch_size} does not split over {world} ranks")
+    device = as_device(device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-    if cache is None:  # rank 0 encodes it if needed, then the others read it
-        if rank == 0:
-            cache = ensure_latent_cache(cfg, cache_root, device=device, progress=progress, workers=cache_workers)
-        if world > 1:
-            torch.distributed.barrier()
-        if rank != 0:
-            cache = ensure_latent_cache(cfg, cache_root, device=device, progress=False)
-    latents = cache.latents.float()
-    latent_shape = tuple(latents.shape[1:])
-    ids_all, mask_all = encode_batch(cache.captions)
-    weights = clip_weights(cache.captions, cfg.rotation_weight)
-    null_ids, null_mask = encode_batch([None])
-    labels_all = None
-    if cfg.text_aux_weight > 0:
-        labels_all = (caption_token_labels if cfg.text_aux_from == "tokens" else caption_labels)(cache.captions)
+    if cfg.init_from and not (resume and latest_training_state(out_dir)):
+        read_meta(cfg.init_from, kind="t2v")  # a missing base is refused before anything is built
+    with RunDir(out_dir, resume, owner=rank == 0) as run:
+        state = run.latest_state()
+        depends = {"vae": vae_sha256(cfg.vae)}  # checked before the cache: a changed VAE is refused, not re-encoded
+        meta = resume_point(state, T2VTrainConfig.from_record, cfg, T2V_RESUMABLE_DIFFERENCES, depends)
+        cache = cache or shared_latent_cache(cfg, cache_root, device, progress, cache_workers)
+        depends["latents"] = latents_identity(cache)
+        meta = resume_point(state, T2VTrainConfig.from_record, cfg, T2V_RESUMABLE_DIFFERENCES, depends)
+        nets, base = T2VNets.build(cfg, cache.latents.shape[1], device, cfg.init_from if meta is None else "")
+        ema = t2v_session(cfg, run, meta, nets, base, T2VData.of(cfg, cache), depends, device,
+                          export=export, progress=progress, stop_at=stop_at, snapshots=snapshots)
+    return (ema, nets.model) if return_model else ema
 
-    torch.manual_seed(cfg.seed)
-    model = build_dit(cfg.preset, latent_shape[0]).to(device)
-    state = latest_training_state(out) if resume else None
-    base = init_from_t2v(model, cfg.init_from) if cfg.init_from and state is None else None  # (a state has its own)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    ema.eval()
-    both = torch.nn.ModuleDict({"model": model, "ema": ema})  # one training state holds both
-    head = None
-    if cfg.text_aux_weight > 0:  # drawn after the model, so a run without it initialises exactly as before
-        head = torch.nn.Linear(model.config.text_width, PAIRS).to(device)
-        both["text_head"] = head  # trained and checkpointed with the model; not exported
-    trainable_rows = None if train_rows is None else freeze_text_encoder_except(model, train_rows)
-    trained = [p for p in model.parameters() if p.requires_grad] + ([] if head is None else list(head.parameters()))
-    optimizer = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-    start, elapsed, history = 0, 0.0, []
+
+def t2v_session(cfg: T2VTrainConfig, run: RunDir, meta: dict | None, nets: T2VNets, base: dict | None,
+                data: T2VData, depends: dict, device, export, progress: bool, stop_at: int | None, snapshots: bool):
+    """The steps of `train_t2v` from its start (or the training state `meta`) to its end, then the export."""
+    rank, world = dist_info()
+    start, elapsed, history = restore(run, meta, nets.state, nets.optimizer, None)
     base_info = {} if base is None else {"init_from": base}  # kept in every state, snapshot and export
-    where = where_trained(device, cfg.bf16)
-
-    if state is not None:
-        meta = load_training_state(state, both, optimizer, None)
-        check_resumable(state, T2VTrainConfig(**meta["config"]), cfg, T2V_RESUMABLE_DIFFERENCES)
-        start, elapsed, history = meta["step"], meta["elapsed"], meta["history"]
+    if meta is not None:
         base_info = {"init_from": meta["init_from"]} if "init_from" in meta else {}  # as first read, not re-read
-        if rank == 0:
-            print(f"resuming from {state} at step {start}", file=sys.stderr)
-    elif resume and rank == 0:
-        print(f"no training state in {out}, starting from scratch", file=sys.stderr)
-
-    net = model
+    net = nets.model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile:  # the same maths, fused; the weights and checkpoints stay those of the plain `model`
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:  # the same maths, fused; the weights and checkpoints stay those of the plain model
         net = torch.compile(net, dynamic=False)
+    run.begin(asdict(cfg), start)
+    latent_shape, where, clock = list(data.latents.shape[1:]), where_trained(device, cfg.bf16), Clock(elapsed)
+    last, window = {}, [start, clock()]
 
-    log = None
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
-        log = (out / "log.jsonl").open("a")
-    t0 = time.perf_counter() - elapsed
-    local = cfg.batch_size // world
-    shard = slice(rank * local, (rank + 1) * local)
+    def report(done: int, lr: float, total: torch.Tensor) -> dict:
+        now, loss = clock(), last["loss"].item()
+        its, window[:] = (done - window[0]) / max(1e-9, now - window[1]), [done, now]
+        run.log({"step": done, "loss": loss, "lr": lr, "it_s": its, "seconds": now,
+                 **({} if last["aux"] is None else {"text_aux": last["aux"].item()})})
+        history.append([done, round(loss, 5), round(now, 1)])
+        return {"loss": f"{loss:.4f}", "its": f"{its:.2f}"}
 
-    def checkpoint(step: int) -> None:
+    def checkpoint(done: int) -> None:
         if rank != 0:
             return
-        seconds = time.perf_counter() - t0
-        save_training_state(out, step, both, optimizer, None, asdict(cfg), elapsed=seconds, history=history,
-                            latent_shape=list(latent_shape), **base_info, **where)
+        seconds = clock()
+        save_training_state(run.path, done, nets.state, nets.optimizer, None, asdict(cfg), elapsed=seconds,
+                            history=history, latent_shape=latent_shape, depends=depends, **base_info, **where)
         if snapshots:
-            export_t2v(ema, out / f"ema-{step:08d}", cfg, latent_shape, step=step, train_seconds=round(seconds, 1),
-                       **base_info, **where)
+            export_t2v(nets.ema, run.path / f"ema-{done:08d}", cfg, latent_shape, step=done,
+                       train_seconds=round(seconds, 1), **base_info, **where)
 
-    model.train()
+    nets.model.train()
     end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
-    bar = tqdm(range(start, end), initial=start, total=cfg.steps, disable=not progress or rank != 0, desc="t2v",
-               mininterval=1.0 if sys.stderr.isatty() else 30.0)
-    window, window_t = 0, time.perf_counter()
-    for step in bar:
-        lr = lr_at(cfg, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = step_batch(cfg, step, len(latents), latent_shape, weights)
-        index, drop = batch["index"][shard], batch["drop"][shard]
-        x0 = latents[index].to(device)
-        ids = torch.where(drop[:, None], null_ids, ids_all[index]).to(device)
-        mask = torch.where(drop[:, None], null_mask, mask_all[index]).to(device)
-        with autocast_context(device, cfg.bf16):
-            loss = flow_matching_loss(net, x0, ids, mask, t=batch["t"][shard].to(device), eps=batch["eps"][shard].to(device))
-            aux = None
-            if head is not None:  # on the captions not dropped: the empty prompt names nothing
-                keep = index[~drop]
-                aux = text_aux_loss(model, head, ids_all[keep].to(device), mask_all[keep].to(device),
-                                    labels_all[keep].to(device), kept=int((~batch["drop"]).sum()), world=world,
-                                    source=cfg.text_aux_from)
-        optimizer.zero_grad(set_to_none=True)
-        (loss if aux is None else loss + cfg.text_aux_weight * aux).backward()
-        if head is not None and world > 1:  # the head is outside DDP: average its gradients by hand
-            for p in head.parameters():
-                torch.distributed.all_reduce(p.grad)
-                p.grad /= world
-        if trainable_rows is not None:  # only the named words' embeddings learn (see freeze_text_encoder_except)
-            model.text_encoder.token_embedding.weight.grad[~trainable_rows] = 0
-        torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
-        optimizer.step()
-        done = step + 1
-        ema_update(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
-
-        window += 1
-        if rank == 0 and (done % 10 == 0 or done == end):
-            now = time.perf_counter()
-            its = window / max(1e-9, now - window_t)
-            window, window_t = 0, now
-            log.write(json.dumps({"step": done, "loss": loss.item(), "lr": lr, "it_s": its, "seconds": now - t0,
-                                  **({} if aux is None else {"text_aux": aux.item()})}) + "\n")
-            log.flush()
-            history.append([done, round(loss.item(), 5), round(now - t0, 1)])
-            bar.set_postfix(loss=f"{loss.item():.4f}", its=f"{its:.2f}", refresh=False)
-        if done % cfg.checkpoint_every == 0 or done == end:
-            checkpoint(done)
-    bar.close()
-    if log is not None:
-        log.close()
+    run_steps(cfg, nets.optimizer, start, end, t2v_step(cfg, data, nets, net, device, last), report, checkpoint,
+              log_every=10, desc="t2v", progress=progress and rank == 0)
     if rank == 0 and export and end == cfg.steps:
-        export_t2v(ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(time.perf_counter() - t0, 1),
+        export_t2v(nets.ema, export, cfg, latent_shape, steps_trained=end, train_seconds=round(clock(), 1),
                    **base_info, **where)
-    return (ema, model) if return_model else ema
-
+    return nets.ema
 
 
 def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = None) -> Path:
@@ -692,8 +725,9 @@ def export_from_run(run_dir, path, dtype=torch.float32, sampling: dict | None = 
     state = latest_training_state(run_dir)
     if state is None:
         raise CheckpointError(f"no training state in {run_dir}")
+    check_target(path, "t2v", "--out")
     tensors, meta = load_tensors(state, kind="train-state")
-    cfg = T2VTrainConfig(**meta["config"])
+    cfg = T2VTrainConfig.from_record(meta["config"])
     ema_tensors = {k[len("model.ema."):]: v for k, v in tensors.items() if k.startswith("model.ema.")}
     channels = ema_tensors["final_layer.linear.weight"].shape[0] // math.prod(DIT_PRESETS[cfg.preset].patch_size)
     ema = build_dit(cfg.preset, channels)
@@ -710,13 +744,13 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
     weight (`sampling.autoguidance`) and the guidance scale chosen with it (`sampling.guidance`: the two
     are measured together, benchmarks/t2v_guidance.py). Both must be verified t2v checkpoints on the
     same VAE's latents. Only the sidecar changes (atomically): the weights, and their sha256, stay."""
+    for flag, value, low in (("--autoguidance", autoguidance, 0.0), ("--guidance", guidance, 1.0)):
+        if value is not None and not (math.isfinite(value) and value >= low):
+            raise RunError(f"{flag} must be a finite number >= {low:g}, got {value}")
     meta = read_meta(path, kind="t2v")
     _, weak_meta = load_tensors(weak_path, kind="t2v")  # the weaker model's weights are whole (sha256 and size)
     if not same_latents(meta, weak_meta):
         raise ValueError(f"{weak_path} was trained on other latents than {path}; autoguidance needs both on the same")
-    if not same_noise(meta, weak_meta):
-        raise ValueError(f"{weak_path} was trained from other noise than {path} (frame correlation); autoguidance "
-                         "needs both on the same")
     meta["weak"] = {"path": str(weak_path), "sha256": weak_meta["sha256"], "steps_trained": weak_meta.get("steps_trained")}
     chosen = {k: float(v) for k, v in (("autoguidance", autoguidance), ("guidance", guidance)) if v is not None}
     if chosen:
@@ -730,14 +764,15 @@ def name_weak_model(path, weak_path, autoguidance: float | None = None, guidance
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
-    """One `--field-name` flag per dataclass field, defaulting to the dataclass default."""
+    """One `--field-name` flag per dataclass field, defaulting to the field's default, its help the field's comment."""
+    comments = field_comments(cls)
     for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
+        flag, text = "--" + f.name.replace("_", "-"), comments.get(f.name, "") + " (default: %(default)s)"
         if f.type in (bool, "bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=text)
         else:
             kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
-            parser.add_argument(flag, type=kind, default=f.default)
+            parser.add_argument(flag, type=kind, default=f.default, help=text)
 
 
 def config_flags(cfg, skip: tuple[str, ...] = ()) -> list[str]:
@@ -753,96 +788,150 @@ def config_flags(cfg, skip: tuple[str, ...] = ()) -> list[str]:
     return flags
 
 
-def main(argv: list[str] | None = None) -> None:
+def stage_vae(args) -> str:
+    cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
+    model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)
+    return (f"scaling factor {float(model.scaling_factor):.4f}; wrote {args.out}/vae.safetensors"
+            + (f" and {args.export}.safetensors" if args.export else ""))
+
+
+def stage_cache(args) -> str:
+    for flag, value, low in (("--n", args.n, 1), ("--batch-size", args.batch_size, 1), ("--workers", args.workers, 0)):
+        if value < low:
+            raise RunError(f"{flag} must be an integer >= {low}, got {value}")
+    check_target(args.out, "latents", "--out")
+    model = VideoVAE.from_pretrained(args.vae, device=args.device)
+    dataset = ShapesWorld(args.n, args.split, args.seed, rotation_start=args.rotation_start,
+                          rotation_speed=args.rotation_speed or None)  # as ensure_latent_cache draws them
+    return f"wrote {cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True, workers=args.workers)}"
+
+
+def stage_t2v(args) -> str:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():  # launched by torchrun
+        backend = "nccl" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "gloo"
+        torch.distributed.init_process_group(backend)
+        if backend == "gloo":
+            args.device = "cpu"
+    cfg = T2VTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(T2VTrainConfig)})
+    try:
+        train_t2v(cfg, args.out, resume=args.resume, export=args.export, device=args.device,
+                  cache_root=args.cache_root, stop_at=args.stop_at, cache_workers=args.cache_workers)
+    finally:
+        rank = dist_info()[0]
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    done = args.export and rank == 0 and (args.stop_at is None or args.stop_at >= cfg.steps)
+    return f"wrote {args.export}.safetensors" if done else ""
+
+
+def stage_export(args) -> str:
+    if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance >= 1):
+        raise RunError(f"--guidance must be a finite number >= 1, got {args.guidance}")
+    sampling = {} if args.guidance is None else {"guidance": args.guidance}
+    return f"wrote {export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32, sampling)}"
+
+
+def stage_name_weak(args) -> str:
+    meta = name_weak_model(args.model, args.weak, args.autoguidance, args.guidance)
+    sampling = meta.get("sampling", {})
+    return (f"{args.model}.json: weaker model {args.weak} (sha256 {meta['weak']['sha256'][:12]}...), "
+            f"autoguidance {sampling.get('autoguidance', 0.0):g}, guidance {sampling.get('guidance')}")
+
+
+def stage_recipe(args) -> str:
+    from .recipes import RECIPES, run_recipe
+    if args.list or args.name is None:
+        return "\n".join(f"{name}: {recipe['about']}" for name, recipe in RECIPES.items())
+    return run_recipe(args.name, args.out, device=args.device, until=args.until, dry_run=args.dry_run,
+                      overrides=dict(o.split("=", 1) for o in args.set), ranks=args.ranks)
+
+
+def training_flags(parser, cls, out: str, export_example: str) -> None:
+    """A training stage's flags: its config's fields, then where it writes."""
+    add_dataclass_flags(parser, cls)
+    parser.add_argument("--out", default=out, help="run directory: training states, log.jsonl, snapshots")
+    parser.add_argument("--export", default=None, help=f"also write the shipped checkpoint here, e.g. {export_example}")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minivid.train", description=__doc__.split("\n")[0])
     stages = parser.add_subparsers(dest="stage", required=True)
 
     vae = stages.add_parser("vae", help="train the video VAE", description=VAETrainConfig.__doc__)
-    add_dataclass_flags(vae, VAETrainConfig)
-    vae.add_argument("--out", default="runs/vae", help="run directory: training states, log.jsonl, final vae.*")
-    vae.add_argument("--export", default=None, help="also write the shipped checkpoint here, e.g. data/vae/shapes")
-    vae.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
-    vae.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    training_flags(vae, VAETrainConfig, "runs/vae", "runs/vae/shapes")
     vae.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
 
     cache = stages.add_parser("cache-latents", help="encode clips once for DiT training")
     cache.add_argument("--vae", default="data/vae/shapes", help="VAE checkpoint (X, X.safetensors or X.json)")
     cache.add_argument("--n", type=int, required=True, help="number of clips (indices 0..n-1)")
     cache.add_argument("--out", required=True, help="where to write the cache (X -> X.safetensors + X.json)")
-    cache.add_argument("--split", default="train")
+    cache.add_argument("--split", default="train", help="ShapesWorld split: train or heldout")
     cache.add_argument("--seed", type=int, default=0, help="ShapesWorld seed")
     cache.add_argument("--rotation-start", default="random", help="T2VTrainConfig.rotation_start of the run it is for")
-    cache.add_argument("--rotation-speed", type=float, default=0.0,
-                       help="T2VTrainConfig.rotation_speed of the run it is for (0: drawn, as the spec says)")
-    cache.add_argument("--batch-size", type=int, default=64)
+    cache.add_argument("--rotation-speed", type=float, default=0.0, help="T2VTrainConfig.rotation_speed of that run")
+    cache.add_argument("--batch-size", type=int, default=64, help="clips encoded at once")
     cache.add_argument("--workers", type=int, default=0, help="processes that render clips while the VAE encodes")
-    cache.add_argument("--device", default="auto")
-    cache.add_argument("--threads", type=int, default=None)
+    cache.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    cache.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
 
     t2v = stages.add_parser("t2v", help="train the text-to-video DiT (flow matching on cached VAE latents)",
                             description=T2VTrainConfig.__doc__)
-    add_dataclass_flags(t2v, T2VTrainConfig)
-    t2v.add_argument("--out", default="runs/t2v/edges", help="run directory: training states, EMA snapshots, log.jsonl")
-    t2v.add_argument("--export", default=None, help="also write the shipped checkpoint here, e.g. data/t2v/shapes")
-    t2v.add_argument("--resume", action="store_true", help="continue from the newest training state in --out")
-    t2v.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    training_flags(t2v, T2VTrainConfig, "runs/t2v/edges", "runs/t2v/edges/shapes")
     t2v.add_argument("--cache-root", default="runs/latents", help="where latent caches live (named by the VAE's sha256)")
     t2v.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (resume later)")
     t2v.add_argument("--cache-workers", type=int, default=0,
                      help="processes that render clips while the VAE encodes, if the latent cache is built")
 
     exp = stages.add_parser("export-t2v", help="export the EMA weights of a run's newest training state")
-    exp.add_argument("--run", default="runs/t2v/edges", help="run directory of `t2v`")
-    exp.add_argument("--out", default="data/t2v/shapes", help="shipped checkpoint X -> X.safetensors + X.json")
+    exp.add_argument("--run", required=True, help="run directory of `t2v`")
+    exp.add_argument("--out", required=True, help="the checkpoint to write, X -> X.safetensors + X.json")
     exp.add_argument("--bf16", action="store_true", help="store the weights in bf16 (half the size)")
-    exp.add_argument("--guidance", type=float, default=None, help="default guidance scale to record (default: 4.0)")
+    exp.add_argument("--guidance", type=float, default=None, help="default guidance scale to record")
 
     weak = stages.add_parser("name-weak", help="record the weaker model for autoguidance in a checkpoint's sidecar")
-    weak.add_argument("--model", default="data/t2v/shapes", help="the t2v checkpoint whose sidecar is updated")
+    weak.add_argument("--model", required=True, help="the t2v checkpoint whose sidecar is updated")
     weak.add_argument("--weak", required=True, help="the weaker t2v checkpoint (same VAE), e.g. data/t2v/weak")
     weak.add_argument("--autoguidance", type=float, default=None,
                       help="also record this recommended weight (pipelines use it by default; 0 = off)")
     weak.add_argument("--guidance", type=float, default=None,
                       help="also record this guidance scale, measured best with that weight")
 
+    recipe = stages.add_parser("recipe", help="run a named chain of stages (minivid/recipes.py), resumable")
+    recipe.add_argument("name", nargs="?", help="the recipe: shapes (the shipped model) or hour")
+    recipe.add_argument("--list", action="store_true", help="list the recipes")
+    recipe.add_argument("--out", default=None, help="root of the stages' run directories (default: runs/recipes/NAME)")
+    recipe.add_argument("--until", default=None, help="stop after this stage")
+    recipe.add_argument("--dry-run", action="store_true", help="print the stages' commands, run nothing")
+    recipe.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a config field in every stage that has it (e.g. steps=4 for a smoke test)")
+    recipe.add_argument("--ranks", type=int, default=None,
+                        help="data-parallel ranks of every t2v stage (default: each stage's own, e.g. 2 on the CPU)")
+    recipe.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, ...")
+    recipe.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    return parser
+
+
+STAGES = {"vae": stage_vae, "cache-latents": stage_cache, "t2v": stage_t2v, "export-t2v": stage_export,
+          "name-weak": stage_name_weak, "recipe": stage_recipe}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m minivid.train STAGE ...`: a user error is one line on stderr and exit status 2, never a traceback."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
-    if args.stage == "t2v":
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1 and not torch.distributed.is_initialized():  # launched by torchrun
-            backend = "nccl" if torch.cuda.is_available() and args.device in ("auto", "cuda") else "gloo"
-            torch.distributed.init_process_group(backend)
-            if backend == "gloo":
-                args.device = "cpu"
-        cfg = T2VTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(T2VTrainConfig)})
-        train_t2v(cfg, args.out, resume=args.resume, export=args.export, device=args.device,
-                  cache_root=args.cache_root, stop_at=args.stop_at, cache_workers=args.cache_workers)
-        rank = dist_info()[0]
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-        if args.export and rank == 0 and (args.stop_at is None or args.stop_at >= cfg.steps):
-            print(f"wrote {args.export}.safetensors")
-    elif args.stage == "export-t2v":
-        sampling = {} if args.guidance is None else {"guidance": args.guidance}
-        path = export_from_run(args.run, args.out, torch.bfloat16 if args.bf16 else torch.float32, sampling)
-        print(f"wrote {path}")
-    elif args.stage == "name-weak":
-        meta = name_weak_model(args.model, args.weak, args.autoguidance, args.guidance)
-        sampling = meta.get("sampling", {})
-        print(f"{args.model}.json: weaker model {args.weak} (sha256 {meta['weak']['sha256'][:12]}...), "
-              f"autoguidance {sampling.get('autoguidance', 0.0):g}, guidance {sampling.get('guidance')}")
-    elif args.stage == "vae":
-        cfg = VAETrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(VAETrainConfig)})
-        model = train_vae(cfg, args.out, resume=args.resume, export=args.export, device=args.device)
-        print(f"scaling factor {float(model.scaling_factor):.4f}; wrote {args.out}/vae.safetensors"
-              + (f" and {args.export}.safetensors" if args.export else ""))
-    elif args.stage == "cache-latents":
-        model = VideoVAE.from_pretrained(args.vae, device=args.device)
-        dataset = ShapesWorld(args.n, args.split, args.seed, rotation_start=args.rotation_start,
-                              rotation_speed=args.rotation_speed or None)  # as ensure_latent_cache draws them
-        path = cache_latents(model, dataset, args.n, args.out, args.batch_size, progress=True, workers=args.workers)
-        print(f"wrote {path}")
+    try:
+        if getattr(args, "threads", None) is not None and args.threads < 0:
+            raise RunError(f"--threads must be an integer >= 0, got {args.threads}")
+        if getattr(args, "threads", None):
+            torch.set_num_threads(args.threads)
+        message = STAGES[args.stage](args)
+    except (RunError, CheckpointError, ValueError, OSError) as e:
+        parser.exit(2, f"{parser.prog} {args.stage}: error: {e}\n")
+    if message:
+        print(message)
 
 
 if __name__ == "__main__":

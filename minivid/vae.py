@@ -43,11 +43,11 @@ Cheap at full resolution: the 2x2 space-to-depth at the input (as in the
 LTX-Video VAE) means no convolution ever runs at 32x32, which makes training
 on a 2-core CPU feasible; the last convolution predicts each 2x2 pixel block.
 
-Precision: on the reference CPU (AVX-512 BF16) a training step under bf16
-autocast took 0.5-0.65x the time of fp32 (1.5x faster at 1 thread and 8 clips,
-2x at 2 threads and 16 clips) with the same reconstruction curve in a pilot,
-so training uses bf16 (`VAETrainConfig.bf16`); normalisation statistics, the
-posterior and the loss stay in fp32. The shipped model runs in fp32.
+Precision: on a CPU with native bf16 a training step under bf16 autocast is
+faster than in fp32 with the same reconstruction curve
+(benchmarks/vae_benchmark.py), so training uses bf16 (`VAETrainConfig.bf16`);
+normalisation statistics, the posterior and the loss stay in fp32. The shipped
+model runs in fp32.
 
 Regularisation: a small KL term keeps the latent a smooth, roughly Gaussian
 space for the diffusion model without costing reconstruction quality. The

@@ -16,7 +16,6 @@ from minivid.diffusion import (
     linear_alphas_cumprod,
     logit_normal_timesteps,
     make_alphas_cumprod,
-    mixed_noise,
     sample_timesteps,
     shift_time,
     velocity_to_eps,
@@ -43,23 +42,6 @@ def test_add_noise_runs_from_data_to_noise_in_a_straight_line():
     h = 1e-3  # the path's derivative in t is the target velocity, everywhere
     slope = (add_noise(x0, eps, t + h) - add_noise(x0, eps, t)) / h
     assert torch.allclose(slope, flow_target(x0, eps), atol=1e-2)
-
-
-def test_mixed_noise_has_unit_variance_and_the_asked_frame_correlation():
-    g = torch.Generator().manual_seed(0)
-    eps, shared = torch.randn((4000, 2, 5, 2, 2), generator=g), torch.randn((4000, 2, 1, 2, 2), generator=g)
-    assert torch.equal(mixed_noise(eps, shared, 0.0), eps)  # 0: the i.i.d. noise itself
-    for rho in (0.3, 0.5, 0.8):
-        x = mixed_noise(eps, shared, rho)
-        frames = x.transpose(0, 2).reshape(5, -1)  # t, every other element: an empirical 5 x 5 correlation
-        corr = torch.corrcoef(frames)
-        off = corr[~torch.eye(5, dtype=torch.bool)]
-        # 32,000 pairs per entry: sampling error of a correlation ~ (1 - rho^2) / sqrt(n) < 0.006
-        assert abs(x.var().item() - 1) < 0.03 and (off - rho).abs().max() < 0.03, (rho, corr)
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        mixed_noise(eps, shared, 1.0)
-    with pytest.raises(ValueError, match="one frame"):
-        mixed_noise(eps, eps, 0.5)
 
 
 def test_velocity_conversions_recover_x0_and_eps():

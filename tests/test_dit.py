@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minivid.dit import DIT_PRESETS, PARAM_BUDGETS, DiT, DiTConfig, apply_rope, attend, edge_distances, null_text, rope_3d
+from minivid.dit import DIT_PRESETS, DiT, DiTConfig, apply_rope, attend, edge_distances, null_text, rope_3d
 
 TINY = DIT_PRESETS["tiny"]
 
@@ -235,6 +235,15 @@ def test_full_attention_mixes_frames():
 
 # -----------------------------------------------------------------------------
 # Presets and errors
+
+
+# The parameters each preset is meant to stay within: the CPU course model at a few million.
+PARAM_BUDGETS = {"tiny": (0, 200_000), "shapes": (2_000_000, 5_000_000), "shapes-factorised": (2_000_000, 5_000_000),
+                 "shapes-edges": (2_000_000, 5_000_000)}
+
+
+def test_every_preset_has_a_budget():
+    assert set(PARAM_BUDGETS) == set(DIT_PRESETS)
 
 
 @pytest.mark.parametrize("name", sorted(DIT_PRESETS))

@@ -2,17 +2,16 @@
 
 Both files say what minivid needs: pip users read pyproject.toml, conda users
 environment.yml. If a dependency is added, removed or re-bounded in one file
-only, these tests fail and print the difference. environment.yml is read with a
-small parser for its simple block form (so the tests need no PyYAML); where
-PyYAML happens to be installed, the parser is checked against it.
+only, these tests fail and print the difference. environment.yml is read with
+PyYAML (a declared test dependency).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement  # ships with pytest
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -32,95 +31,6 @@ ENVIRONMENT = ROOT / "environment.yml"
 pytestmark = pytest.mark.skipif(
     tomllib is None, reason="reading pyproject.toml needs Python 3.11+ (tomllib) or tomli"
 )
-
-
-# ---------------------------------------------------------------- a tiny YAML reader
-
-
-def _strip_comment(line: str) -> str:
-    """Drop a '#' comment (at the start, or after whitespace) outside quotes."""
-    quote = None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
-            return line[:i].rstrip()
-    return line.rstrip()
-
-
-def _scalar(text: str):
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-_KEY = re.compile(r"^([^\s'\"#-][^:]*?|-[^\s:][^:]*?):(?:\s+(.*))?$")
-
-
-def parse_simple_yaml(text: str):
-    """Parse block mappings and sequences of plain scalars (environment.yml's form)."""
-    lines = []
-    for raw in text.splitlines():
-        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-            raise ValueError(f"tabs are not allowed in YAML indentation: {raw!r}")
-        content = _strip_comment(raw)
-        if content.strip():
-            lines.append((len(content) - len(content.lstrip()), content.strip()))
-
-    def block(i: int, indent: int):
-        if lines[i][1].startswith("- ") or lines[i][1] == "-":
-            return sequence(i, indent)
-        return mapping(i, indent)
-
-    def nested(i: int, parent_indent: int, allow_same_indent_list: bool):
-        """The block under a 'key:' line ending at i - 1, or None if empty."""
-        if i < len(lines):
-            ind, content = lines[i]
-            if ind > parent_indent or (
-                allow_same_indent_list and ind == parent_indent and content.startswith("-")
-            ):
-                return block(i, ind)
-        return None, i
-
-    def mapping(i: int, indent: int):
-        out = {}
-        while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-            match = _KEY.match(lines[i][1])
-            if not match:
-                raise ValueError(f"cannot parse line: {lines[i][1]!r}")
-            key, value = match.group(1).strip(), match.group(2)
-            if value:
-                out[key], i = _scalar(value), i + 1
-            else:
-                out[key], i = nested(i + 1, indent, allow_same_indent_list=True)
-        return out, i
-
-    def sequence(i: int, indent: int):
-        out = []
-        while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("-"):
-            item = lines[i][1][1:].strip()
-            match = _KEY.match(item)
-            if match and not match.group(2):  # "- key:" with a block beneath
-                value, i = nested(i + 1, indent, allow_same_indent_list=False)
-                out.append({match.group(1).strip(): value})
-            elif match:  # "- key: value"
-                out.append({match.group(1).strip(): _scalar(match.group(2))})
-                i += 1
-            else:
-                out.append(_scalar(item))
-                i += 1
-        return out, i
-
-    if not lines:
-        return None
-    value, end = block(0, lines[0][0])
-    if end != len(lines):
-        raise ValueError(f"cannot parse line: {lines[end][1]!r}")
-    return value
 
 
 # ---------------------------------------------------------------- requirement tables
@@ -188,7 +98,7 @@ def pyproject() -> dict:
 
 @pytest.fixture(scope="module")
 def env() -> dict:
-    return parse_simple_yaml(ENVIRONMENT.read_text(encoding="utf-8"))
+    return yaml.safe_load(ENVIRONMENT.read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- the checks
@@ -253,34 +163,3 @@ def test_diff_reports_changed_bounds():
     assert not table_diff(
         requirement_table(["torch>=2.2,<3"], "a"), requirement_table(["torch <3, >=2.2"], "b")
     )
-
-
-def test_simple_yaml_parser():
-    text = """\
-# comment
-name: demo  # trailing comment
-channels:
-- conda-forge
-dependencies:
-  - python>=3.10
-  - pip
-  - pip:
-      - --extra-index-url https://example.org/simple#frag
-      - "quoted>=1"
-      - -e .
-"""
-    assert parse_simple_yaml(text) == {
-        "name": "demo",
-        "channels": ["conda-forge"],
-        "dependencies": [
-            "python>=3.10",
-            "pip",
-            {"pip": ["--extra-index-url https://example.org/simple#frag", "quoted>=1", "-e ."]},
-        ],
-    }
-
-
-def test_simple_yaml_parser_agrees_with_pyyaml():
-    yaml = pytest.importorskip("yaml")
-    text = ENVIRONMENT.read_text(encoding="utf-8")
-    assert parse_simple_yaml(text) == yaml.safe_load(text)

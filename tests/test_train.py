@@ -137,3 +137,30 @@ def test_find_shipped_searches_upwards_and_names_what_is_missing(tmp_path):
     assert find_shipped(start=tmp_path / "notebooks") == tmp_path.resolve() / "data" / "vae" / "shapes"
     with pytest.raises(FileNotFoundError, match="data/t2v/shapes.json not found above .*git clone"):
         find_shipped("data/t2v/shapes", start=tmp_path / "notebooks")
+
+
+def test_every_training_flag_has_help_text_from_its_config_field():
+    import argparse
+
+    from minivid.train import T2VTrainConfig, build_parser
+    stages = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for stage in ("vae", "t2v", "cache-latents", "export-t2v", "name-weak", "recipe"):
+        stages[stage].format_help()  # renders (a stray % in a comment would break it)
+        for action in stages[stage]._actions:
+            if action.option_strings and action.dest != "help":
+                text = (action.help or "").replace("(default: %(default)s)", "").strip()
+                assert len(text) > 10, (stage, action.option_strings)
+    lr = next(a for a in stages["t2v"]._actions if a.dest == "lr")
+    assert lr.help.startswith("peak AdamW learning rate") and lr.default == T2VTrainConfig.lr
+
+
+def test_no_function_in_the_package_is_longer_than_80_lines():
+    import ast
+    from pathlib import Path
+
+    longest = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "minivid").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                longest.append((node.end_lineno - node.lineno + 1, f"{path.name}:{node.lineno} {node.name}"))
+    assert max(longest)[0] <= 80, sorted(longest)[-5:]
