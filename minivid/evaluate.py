@@ -59,7 +59,8 @@ and 500 two-object clips; still 100% after uint8 quantisation, Gaussian noise of
 its palette brightness) are read as smaller and may get the wrong shape.
 
 Public API: `describe(clip)`, `describe_batch(videos)`, `prompt_adherence(videos,
-prompts)`; `DetectedObject` is what `describe` returns per object.
+prompts)`; `DetectedObject` is what `describe` returns per object. Long clips told as
+stories (shared/shapesworld-stories.md): `story_adherence(videos, prompts)`.
 """
 from __future__ import annotations
 
@@ -763,3 +764,218 @@ def prompt_adherence(videos, prompts, detections: list[list[DetectedObject]] | N
     scores = {a: hits[a] / max(n_objects, 1) for a in ATTRIBUTES}
     overall = n_correct / max(n_clips, 1)
     return {"overall": overall, **scores, "clips": n_clips, "objects": n_objects, "per_clip": per_clip}
+
+
+# ----------------------------------------------------------------------------
+# Stories (shared/shapesworld-stories.md): a long clip judged segment by segment
+#
+# Segment k of a story of n segments is the window of frames 16k .. 16k+16; the
+# boundary frame belongs to the next shot, so a window that ends at a cut stops
+# one frame early (16 frames). Each window is read by the v1 evaluator and
+# judged against its segment's prompt; across windows:
+# - identity: inside a shot every object (colour) is found in every window, with
+#   one shape, and each window's median area within +-25% of the shot's median;
+# - continuity: inside a shot, at each boundary b, no object's centre steps from
+#   frame b - 1 to b (the last step of segment k) further than that segment's motion
+#   explains plus 2 px: a move at most 1.2 px/frame (the spec's fastest), a rotation
+#   or a still object 0, a bounce the longer of its two steps before plus gravity;
+# - shots: at a cut boundary the image changes (another set of colours, another
+#   shape, an object that steps further than its motion explains, or an area
+#   change of STORY_CUT_AREA_RATIO); at any other boundary it does not.
+
+STORY_AREA_TOLERANCE = 0.25  # identity: a window's median area within this fraction of the shot's median
+CONTINUITY_SLACK_PX = 2.0  # a boundary step may exceed what the motion explains by this much
+STORY_CUT_AREA_RATIO = 1.4  # an object's area changing this much from one frame to the next is a change of image
+STORY_TESTS = ("windows", "identity", "continuity", "shots")
+
+
+def _story_plan(prompt, frames: int | None = None) -> world.StoryPlan:
+    """A story prompt as a world.StoryPlan: a story caption (text.parse_story), a StoryPlan or a StorySpec."""
+    if isinstance(prompt, str):
+        from .text import parse_story  # lazy: reading videos needs no text module
+
+        return parse_story(prompt)
+    if isinstance(prompt, world.StorySpec):
+        return prompt.plan
+    if isinstance(prompt, world.StoryPlan):
+        return prompt
+    raise ValueError(f"a story prompt is a caption, a world.StoryPlan or a world.StorySpec, got {prompt!r}")
+
+
+def story_windows(plan: world.StoryPlan) -> list[tuple[int, int]]:
+    """(start, stop) frames of the window of each segment; a window that ends at a cut stops one frame early."""
+    n = len(plan.segments)
+    return [(world.SEGMENT_STEP * k, world.SEGMENT_STEP * (k + 1) + (k + 1 not in plan.cuts or k + 1 == n))
+            for k in range(n)]
+
+
+def _centre(o: DetectedObject | None, i: int) -> np.ndarray | None:
+    if o is None or not o.present[i]:
+        return None
+    return o.track[i, :2]
+
+
+def _explained(motion: str, o: DetectedObject, last: int) -> float:
+    """How far (px) the segment's motion may move the object's centre in the step after frame `last` of its window.
+
+    A move: the spec's fastest speed. A bounce: in free flight each step differs from
+    the one before by gravity g; an impact only shortens a step or turns it round, so a
+    step is at most the longer of the two before it plus g (g: the median |second
+    difference| of the height, which is g in every free-flight frame). Others: 0.
+    """
+    if motion in world.MOVES:
+        return world.SPEED_RANGE[1]
+    if motion != "bounces":
+        return 0.0
+    xy = o.track[: last + 1, :2]
+    steps = np.hypot(*np.diff(xy, axis=0).T)[-2:]
+    second = np.abs(np.diff(xy[:, 1], 2))
+    g = float(np.nanmedian(second)) if np.isfinite(second).any() else 0.0
+    return (float(np.nanmax(steps)) if np.isfinite(steps).any() else 0.0) + g
+
+
+def _boundary(plan, k: int, before: list[DetectedObject], after: list[DetectedObject]) -> tuple[list[str], list[str]]:
+    """What changes at the boundary after segment k: (jumps, changes of image); readable, empty when none."""
+    b = world.SEGMENT_STEP * (k + 1)
+    old, new = {o.colour: o for o in before}, {o.colour: o for o in after}
+    want_old = {c: m for _, c, m in plan.segments[k]}
+    cut = k + 1 in plan.cuts  # then the earlier window stops before the boundary frame
+    last = (before[0].present.shape[0] - (1 if cut else 2)) if before else 0  # index of frame b - 1 in it
+    jumps, changes = [], []
+    seen_old = {c for c, o in old.items() if o.present[last]}
+    seen_new = {c for c, o in new.items() if o.present[0]}
+    if seen_old != seen_new:
+        changes.append(f"the colours in view change from {sorted(seen_old)} to {sorted(seen_new)} at frame {b}")
+    for colour in sorted(seen_old & seen_new):
+        o, p = old[colour], new[colour]
+        if o.shape != p.shape:
+            changes.append(f"the {colour} object is a {o.shape} before frame {b} and a {p.shape} after it")
+        step = float(np.hypot(*(_centre(p, 0) - _centre(o, last))))
+        allowed = CONTINUITY_SLACK_PX + _explained(want_old.get(colour, ""), o, last)
+        if step > allowed:
+            jumps.append(f"the {colour} {p.shape}'s centre jumps {step:.1f} px at frame {b} "
+                         f"(its motion explains at most {allowed:.1f} px)")
+        a0, a1 = o.areas[last], p.areas[0]
+        if max(a0, a1) > STORY_CUT_AREA_RATIO * min(a0, a1):
+            changes.append(f"the {colour} {p.shape}'s area changes from {a0:.0f} to {a1:.0f} px^2 at frame {b}")
+    return jumps, changes
+
+
+def _identity(plan, shot: tuple[int, int], found: list[list[DetectedObject]]) -> list[str]:
+    first, stop = shot
+    errors = []
+    colours = sorted({o.colour for k in range(first, stop) for o in found[k]})
+    for colour in colours:
+        objects = [next((o for o in found[k] if o.colour == colour), None) for k in range(first, stop)]
+        missing = [first + i + 1 for i, o in enumerate(objects) if o is None]
+        if missing:
+            errors.append(f"the {colour} object of the shot of segments {first + 1}-{stop} is missing in "
+                          f"window(s) {', '.join(map(str, missing))}")
+        here = [(first + i + 1, o) for i, o in enumerate(objects) if o is not None]
+        shapes = {o.shape for _, o in here}
+        if len(shapes) > 1:
+            errors.append(f"the {colour} object changes shape: "
+                          + ", ".join(f"{o.shape} in window {k}" for k, o in here))
+        areas = np.concatenate([o.areas for _, o in here])
+        median = float(np.nanmedian(areas)) if np.isfinite(areas).any() else math.nan
+        for k, o in here:
+            if not abs(o.area - median) <= STORY_AREA_TOLERANCE * median:
+                errors.append(f"the {colour} {o.shape} changes size: area {o.area:.0f} px^2 in window {k}, "
+                              f"{median:.0f} over its shot (within {STORY_AREA_TOLERANCE:.0%} required)")
+    return errors
+
+
+def _judge_story(plan: world.StoryPlan, found: list[list[DetectedObject]], windows: list[dict]) -> dict:
+    """The identity, continuity and shot tests of one story from its windows' detections and verdicts."""
+    identity = [e for shot in plan.shots for e in _identity(plan, shot, found)]
+    continuity, shots, boundaries = [], [], []
+    for k in range(len(plan.segments) - 1):
+        cut = k + 1 in plan.cuts
+        jumps, changes = _boundary(plan, k, found[k], found[k + 1])
+        changed = bool(jumps or changes)
+        frame = world.SEGMENT_STEP * (k + 1)
+        boundaries.append({"frame": frame, "cut": cut, "changed": changed, "why": "; ".join(jumps + changes)})
+        if not cut:
+            continuity += jumps
+            if changed:
+                shots.append(f"the image changes at frame {frame} without a cut ({'; '.join(jumps + changes)})")
+        elif not changed:
+            shots.append(f"the prompt cuts at frame {frame}, but the image does not change there")
+    tests = {
+        "windows": {"passed": all(w["correct"] for w in windows),
+                    "errors": [f"window {w['segment'] + 1}: {e}" for w in windows for e in w["errors"]]},
+        "identity": {"passed": not identity, "errors": identity},
+        "continuity": {"passed": not continuity, "errors": continuity},
+        "shots": {"passed": not shots, "errors": shots, "boundaries": boundaries},
+    }
+    kinds = {f"window: {kind}" for w in windows for kind in w["kinds"]}
+    kinds |= {name for name in STORY_TESTS[1:] if not tests[name]["passed"]}
+    return {"passed": all(t["passed"] for t in tests.values()), **tests, "per_window": windows,
+            "errors": [e for name in STORY_TESTS for e in tests[name]["errors"]], "kinds": kinds}
+
+
+def story_adherence(videos, prompts, threads: int | None = 1) -> dict:
+    """How well long clips follow their story prompts (shared/shapesworld-stories.md).
+
+    videos: `b t c h w` or a list of `t c h w` clips (any lengths), each 16n + 1 frames
+    for a prompt of n segments; prompts: one per clip, each a story caption (parsed with
+    minivid.text.parse_story), a world.StoryPlan or a world.StorySpec.
+
+    A story passes when every window follows its segment's prompt (v1 evaluator) and
+    the identity, continuity and shot tests pass. Returns {"overall", "windows",
+    "identity", "continuity", "shots", "stories", "per_story"}: the fraction of stories
+    that pass all tests and each test ("windows": the fraction of all windows that pass);
+    per_story[i] = {"index", "passed", "windows" / "identity" / "continuity" / "shots":
+    {"passed", "errors"} (shots also "boundaries": frame, cut, changed, why), "per_window":
+    prompt_adherence's per_clip entries plus "segment" and "frames" (start, stop),
+    "errors": readable strings, "kinds": their kinds, for counting}.
+    """
+    prompts = [prompts] if isinstance(prompts, (str, world.StoryPlan, world.StorySpec)) else list(prompts)
+    plans = [_story_plan(p) for p in prompts]  # bad prompts fail before any video is read
+    clips = list(videos) if isinstance(videos, (list, tuple)) else list(_as_video_tensor(videos))
+    if len(clips) != len(plans):
+        raise ValueError(f"got {len(clips)} videos but {len(plans)} prompts; give one prompt per video")
+    jobs = []  # (story, segment, window clip)
+    for i, (clip, plan) in enumerate(zip(clips, plans)):
+        clip = _as_clip(clip)[0]
+        if clip.shape[0] != plan.frames:
+            raise ValueError(f"video {i} has {clip.shape[0]} frames, but its prompt has {len(plan.segments)} "
+                             f"segment(s), which make {plan.frames} frames (16n + 1)")
+        jobs += [(i, k, clip[a:b]) for k, (a, b) in enumerate(story_windows(plan))]
+    found = [None] * len(jobs)
+    with _torch_threads(threads):
+        for shape in {tuple(c.shape) for _, _, c in jobs}:  # windows of one shape are read in one batch
+            idx = [j for j, (_, _, c) in enumerate(jobs) if tuple(c.shape) == shape]
+            for j, objects in zip(idx, _describe_chunks(torch.stack([jobs[j][2] for j in idx]), 128)):
+                found[j] = objects
+    verdicts = prompt_adherence(None, [list(plans[i].segments[k]) for i, k, _ in jobs], detections=found)["per_clip"]
+    per_story = []
+    for i, plan in enumerate(plans):
+        mine = [j for j, (s, _, _) in enumerate(jobs) if s == i]
+        windows = [{**verdicts[j], "segment": jobs[j][1], "frames": story_windows(plan)[jobs[j][1]]} for j in mine]
+        per_story.append({"index": i, **_judge_story(plan, [found[j] for j in mine], windows)})
+    n = max(len(per_story), 1)
+    result = {"overall": sum(s["passed"] for s in per_story) / n,
+              "windows": sum(v["correct"] for v in verdicts) / max(len(verdicts), 1)}
+    result |= {name: sum(s[name]["passed"] for s in per_story) / n for name in STORY_TESTS[1:]}
+    return {**result, "stories": len(per_story), "per_story": per_story}
+
+
+def image_state(image) -> tuple[world.ObjectState, ...]:
+    """The objects an image shows, as world.ObjectState: where a story told from that image starts.
+
+    image: `c h w` or a clip `t c h w` (its first frame is read), float in [0, 1] or uint8.
+    Position is the centroid, size r comes from the area, angle from the template fit
+    (modulo the shape's symmetry). Raises ValueError for an object whose shape cannot be read.
+    """
+    if isinstance(image, (torch.Tensor, np.ndarray)) and image.ndim == 3:
+        image = image[None]
+    objects = describe(_as_clip(image)[0, :1])
+    states = []
+    for o in objects:
+        if o.shape not in world.SHAPES:
+            raise ValueError(f"the {o.colour} object of the image is no ShapesWorld shape (template fit {o.fit:.2f})")
+        x, y, angle = o.track[0]
+        angle = world.CANONICAL_ANGLE[o.shape] if o.shape == "circle" else float(angle)
+        states.append(world.ObjectState(o.shape, o.colour, o.size, float(x), float(y), angle))
+    return tuple(states)

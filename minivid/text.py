@@ -22,6 +22,10 @@ A prompt travels down one of two roads, both starting the same way:
 - `tokenize` / `encode_batch` turn words into ids of the fixed vocabulary `VOCAB`;
   `decode` turns ids back into text.
 
+A story prompt (shared/shapesworld-stories.md) is first cut into segments at
+`, then` / `; cut to` (`，然後` / `；切換到`) by `split_story`; each segment is a
+prompt of its own (`parse_story`, `prompt_to_story`, `segment_prompts`).
+
 English and Chinese words get different ids: the text encoder learns from the
 paired captions that `red` and `紅` mean the same thing. Simplified and
 traditional characters share ids, because `normalise` makes them one text.
@@ -442,3 +446,108 @@ def decode(ids) -> str:
         text += (" " if english and after_english else "") + token
         after_english = english
     return text
+
+
+# ----------------------------------------------------------------------------
+# Stories (shared/shapesworld-stories.md): segments joined by `, then ` (same
+# shot) or `; cut to ` (new shot), in Chinese `，然後` and `；切換到` (simplified
+# `，然后`, `；切换到`). A story prompt is cut into segments on the normalised
+# text, before words: each segment is a v1 prompt of its own (a later segment of
+# a shot may say `the red circle`), parsed by parse_prompt and, for the model,
+# tokenized on its own, so the story words need no token ids. A v1 prompt is a
+# story of one segment.
+
+STORY_THEN = ("then", "然後")  # after a comma: the next segment, same shot
+STORY_CUT = ("cut to", "切換到")  # after a semicolon: the next segment starts a new shot
+_STORY_BREAK = re.compile(r"\s*(?:，\s*(?:then\b|然後)|;\s*(?:cut to\b|切換到))\s*")
+_STORY_WORDS = re.compile(r"\bthen\b|\bcut\b|然後|切換到|;")
+STORY_SYNTAX = "join segments with ', then ' (same shot) or '; cut to ' (new shot), in Chinese '，然後' / '；切換到'"
+
+
+def split_story(prompt: str) -> list[tuple[str, bool]]:
+    """The segments of a story prompt, normalised: (segment text, starts a new shot) each.
+
+    >>> split_story("a red circle moves left, then the red circle moves up; cut to a blue square bounces")
+    [('a red circle moves left', True), ('the red circle moves up', False), ('a blue square bounces', True)]
+    """
+    text = normalise(prompt)
+    if not text:
+        raise PromptError(f"empty prompt {prompt!r}: describe a segment, e.g. 'a red circle moves left'")
+    pieces, starts, last = [], [True], 0
+    for match in _STORY_BREAK.finditer(text):
+        pieces.append(text[last:match.start()])
+        starts.append(";" in match.group())
+        last = match.end()
+    pieces.append(text[last:])
+    for k, piece in enumerate(pieces):
+        if not piece.strip(" ，"):
+            raise PromptError(f"segment {k + 1} of {prompt!r} is empty; {STORY_SYNTAX}, with a segment on each side")
+        stray = _STORY_WORDS.search(piece)
+        if stray:
+            raise PromptError(f"segment {k + 1} of {prompt!r} ({piece!r}) has {stray.group()!r} out of place; "
+                              f"{STORY_SYNTAX}")
+    return list(zip(pieces, starts))
+
+
+def segment_prompts(prompt: str) -> list[str]:
+    """The prompt of each segment of a story (normalised v1 prompts), e.g. to encode each segment on its own."""
+    return [piece for piece, _ in split_story(prompt)]
+
+
+def parse_story(prompt: str) -> world.StoryPlan:
+    """The segments and shots a story prompt describes, as a world.StoryPlan.
+
+    >>> parse_story("紅色的圓形向左移動，然後紅色的圓形向上移動").segments
+    ((('circle', 'red', 'moves left'),), (('circle', 'red', 'moves up'),))
+
+    Raises PromptError naming the segment: a segment ShapesWorld cannot show, or a
+    later segment of a shot that shows other objects than the shot's first (it needs `cut to`).
+    """
+    pieces = split_story(prompt)
+    segments, cuts, first = [], [], 0
+    for k, (piece, new_shot) in enumerate(pieces):
+        try:
+            objects = parse_prompt(piece)
+        except PromptError as error:
+            raise PromptError(f"segment {k + 1} of {prompt!r}: {error}") from None
+        if new_shot:
+            first = k
+            cuts += [k] if k else []
+        else:
+            shot = sorted((s, c) for s, c, _ in segments[first])
+            if sorted((s, c) for s, c, _ in objects) != shot:
+                cut = "；切換到" if any(not is_english(w) for w in split_words(piece)) else "; cut to "
+                raise PromptError(
+                    f"segment {k + 1} ({piece!r}) of {prompt!r} shows {_looks(objects)}, but its shot shows "
+                    f"{_looks(segments[first])}: every segment of a shot shows the same objects (same colour, "
+                    f"shape and count); to show other objects, start a new shot with {cut!r}")
+        segments.append(tuple(objects))
+    return world.StoryPlan(tuple(segments), tuple(cuts))
+
+
+def _looks(objects) -> str:
+    return " and ".join(f"a {colour} {shape}" for shape, colour, _ in objects)
+
+
+def prompt_to_story(
+    prompt: str,
+    seed=0,
+    height: int = world.DEFAULT_HEIGHT,
+    width: int = world.DEFAULT_WIDTH,
+    start: tuple[world.ObjectState, ...] | None = None,
+) -> world.StorySpec:
+    """A random story that tells the prompt (16n + 1 frames for n segments), drawn from `seed`.
+
+    `start`: the objects' state at frame 0 (image-to-video, extension); None draws it.
+    Raises PromptError naming the first segment that cannot fit on the canvas.
+    """
+    plan = parse_story(prompt)
+    world.check_canvas(1, height, width)
+    try:
+        return world.sample_story(seed, plan, height, width, start)
+    except world.StoryError as error:
+        if error.segment is None:
+            raise PromptError(f"{prompt!r}: {error}") from None
+        piece = split_story(prompt)[error.segment][0]
+        raise PromptError(f"segment {error.segment + 1} ({piece!r}) of {prompt!r} cannot fit on a {height}x{width} "
+                          f"canvas: {error.why or error}") from None

@@ -28,6 +28,11 @@ documents what the spec leaves open:
 - Two objects are kept >= 2 px apart (bounding circles) in every rendered frame;
   the whole pair is resampled until that holds.
 
+Stories (`shared/shapesworld-stories.md`): a long clip told as 17-frame segments
+that share their boundary frames, objects carried over inside a shot, `cut to`
+starting a new one; see the Stories section below (`StoryPlan`, `StorySpec`,
+`sample_story`, `render_story`, `story_caption`).
+
 Layouts (einops legend): a clip is `t c h w` (frames, RGB, height, width), a
 batch `b t c h w`, float in [0, 1]; specs are plain dataclasses.
 """
@@ -492,8 +497,8 @@ EN_PROGRESSIVE = {  # "is ...ing" phrasing of each motion
     "bounces": "is bouncing",
     "stays still": "is staying still",
 }
-TRADITIONAL = "紅綠藍黃圓動順時針轉彈靜個"
-SIMPLIFIED = "红绿蓝黄圆动顺时针转弹静个"
+TRADITIONAL = "紅綠藍黃圓動順時針轉彈靜個後換"  # the last two are for stories: 然後 then, 切換到 cut to
+SIMPLIFIED = "红绿蓝黄圆动顺时针转弹静个后换"
 TO_SIMPLIFIED = str.maketrans(TRADITIONAL, SIMPLIFIED)
 TO_TRADITIONAL = str.maketrans(SIMPLIFIED, TRADITIONAL)
 
@@ -531,6 +536,613 @@ def caption(scene: SceneSpec | ObjectSpec, lang: str = "en", template: int = 0) 
         return " and ".join(_en(o, template) for o in objects)
     text = ("和" if template % 2 else "，").join(_zh(o, template) for o in objects)
     return text.translate(TO_SIMPLIFIED) if lang == "zh-hans" else text
+
+
+# ----------------------------------------------------------------------------
+# Stories (shared/shapesworld-stories.md): a long clip told as segments.
+#
+# Segment k covers frames 16k .. 16k+16; consecutive segments share their
+# boundary frame, so n segments make 16n + 1 frames. A `StoryPlan` says what each
+# segment shows (its (shape, colour, motion) per object) and where the cuts are;
+# a `StorySpec` is the plan made concrete: one 17-frame v1 `SceneSpec` per
+# segment, whose objects start from the state the previous segment left them in.
+# Choices the addendum leaves open:
+# - Inside a shot every object keeps its size; position and angle carry over, and
+#   each segment draws its own speed, spin or bounce (gravity, restitution) within
+#   the v1 ranges. A bounce starts at rest where the object is (>= 10 px above its
+#   floor); gravity puts the first impact at frame 4.5..8 of the segment, as in v1.
+# - A shape keeps its canonical pose until it first rotates; after that it keeps
+#   the angle the rotation left it at.
+# - "Fully in view" keeps the anti-aliased edge on the canvas too (0.5 px past the
+#   outline), as v1 does; a bounce touches the bottom edge, as in v1. A start state
+#   given by the caller (image-to-video, extension) only needs its outline in view.
+# - The planner is exact for one object: per axis, the positions from which the
+#   rest of the shot can still be told form an interval, propagated backwards
+#   (moves shift it, a bounce scales the height above the floor by 0..0.8), and
+#   forwards to find the first segment that cannot fit. A story fits when it fits
+#   at the smallest size with every rotation ending in the canonical pose (a spin of
+#   10..20 deg/frame for 16 frames turns 160..320 deg, more than a symmetry period,
+#   so any end pose is reachable). Two objects are drawn that way until they keep
+#   MIN_GAP_PX apart in every frame of the shot.
+# - At `cut to` the new shot is drawn afresh; when it shows the same objects as
+#   the frame before, it is redrawn until one of them visibly jumps or changes size,
+#   so that every cut is a change of image.
+
+SEGMENT_FRAMES = DEFAULT_FRAMES  # frames of one segment, boundary frames included
+SEGMENT_STEP = DEFAULT_FRAMES - 1  # segment k starts at frame 16k
+MIN_BOUNCE_HEIGHT = 10.0  # px: a bounce starts at least this far above the object's floor
+IN_VIEW_MARGIN = 0.5  # px past the outline that anti-aliasing draws, kept on the canvas
+CUT_MIN_EXTRA_JUMP = 5.0  # px: at a cut to the same objects, one jumps this much beyond what its motion explains
+CUT_MIN_AREA_RATIO = 1.6  # ... or its area changes by this factor
+MAX_STORY_TRIES = 200  # draws of a two-object shot (or of a visible cut) before giving up
+_FAR = 1e9  # an unbounded end of an interval
+
+
+def story_frames(segments: int) -> int:
+    """Frames of a story of `segments` segments: 16n + 1."""
+    return SEGMENT_STEP * segments + 1
+
+
+class StoryError(ValueError):
+    """A story ShapesWorld cannot tell; `segment` is the index (0-based) of the first segment that cannot fit."""
+
+    def __init__(self, message: str, segment: int | None = None, why: str = ""):
+        super().__init__(message)
+        self.segment, self.why = segment, why  # why: the reason alone, without the segment's name
+
+
+Combination = tuple[str, str, str]  # (shape, colour, motion)
+
+
+@dataclass(frozen=True)
+class StoryPlan:
+    """What a story shows: per segment, the (shape, colour, motion) of each object, and where shots start."""
+
+    segments: tuple[tuple[Combination, ...], ...]  # segment k: one (shape, colour, motion) per object
+    cuts: tuple[int, ...] = ()  # indices k >= 1 of the segments that start a new shot (`cut to`)
+
+    def __post_init__(self):
+        segments = tuple(tuple(tuple(o) for o in ([s] if _is_combination(s) else s)) for s in self.segments)
+        if not segments:
+            raise StoryError("a story has at least one segment")
+        for k, seg in enumerate(segments):
+            if not 1 <= len(seg) <= 2:
+                raise StoryError(f"segment {k + 1} shows {len(seg)} objects; a ShapesWorld scene has 1 or 2", k)
+            for combo in seg:
+                check_combination(*combo)
+            if len({c for _, c, _ in seg}) < len(seg):
+                raise StoryError(f"segment {k + 1}: two objects may not share a colour, got {seg}", k)
+        cuts = tuple(sorted(set(int(c) for c in self.cuts)))
+        if any(not 1 <= c < len(segments) for c in cuts):
+            raise StoryError(f"cuts must be segment indices 1..{len(segments) - 1}, got {self.cuts}")
+        object.__setattr__(self, "cuts", cuts)
+        object.__setattr__(self, "segments", tuple(_same_shot_order(segments, cuts)))
+
+    @property
+    def shots(self) -> tuple[tuple[int, int], ...]:
+        """(first, stop) segment indices of each shot."""
+        edges = (0, *self.cuts, len(self.segments))
+        return tuple(zip(edges[:-1], edges[1:]))
+
+    @property
+    def frames(self) -> int:
+        return story_frames(len(self.segments))
+
+
+def _is_combination(item) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 3 and all(isinstance(v, str) for v in item)
+
+
+def _objects_text(seg) -> str:
+    return " and ".join(f"a {colour} {shape}" for shape, colour, _ in seg)
+
+
+def _same_shot_order(segments, cuts):
+    """Check that every segment of a shot shows the objects of its first segment; list them in that order."""
+    first = 0
+    for k, seg in enumerate(segments):
+        if k == 0 or k in cuts:
+            first = k
+            yield seg
+            continue
+        want = [(shape, colour) for shape, colour, _ in segments[first]]
+        by_look = {(shape, colour): motion for shape, colour, motion in seg}
+        if sorted(by_look) != sorted(want):
+            raise StoryError(
+                f"segment {k + 1} shows {_objects_text(seg)}, but its shot shows {_objects_text(segments[first])}: "
+                f"inside a shot every segment shows the same objects; start a new shot with 'cut to' to show others", k)
+        yield tuple((shape, colour, by_look[(shape, colour)]) for shape, colour in want)
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """Where an object is and how it looks at one frame: what a segment inherits."""
+
+    shape: str  # one of SHAPES
+    colour: str  # a key of COLOURS
+    size: float  # r in px
+    x: float  # centre, px from the left edge
+    y: float  # centre, px from the top edge
+    angle: float | None = None  # degrees clockwise; None: the shape's canonical pose
+
+    def __post_init__(self):
+        if self.angle is None:
+            object.__setattr__(self, "angle", CANONICAL_ANGLE[self.shape])
+        for name in ("size", "x", "y", "angle"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class StorySpec:
+    """A story made concrete: one 17-frame v1 SceneSpec per segment, objects at the state they start from."""
+
+    segments: tuple[SceneSpec, ...]  # segment k covers frames 16k .. 16k+16 of the story
+    cuts: tuple[int, ...] = ()  # segments that start a new shot
+
+    def __post_init__(self):
+        object.__setattr__(self, "segments", tuple(self.segments))
+        plan = StoryPlan(tuple(tuple((o.shape, o.colour, o.motion) for o in s.objects) for s in self.segments), self.cuts)
+        object.__setattr__(self, "cuts", plan.cuts)
+        first = self.segments[0]
+        for k, seg in enumerate(self.segments):
+            if seg.frames != SEGMENT_FRAMES or (seg.height, seg.width, seg.background) != (
+                    first.height, first.width, first.background):
+                raise StoryError(f"segment {k + 1}: every segment is a {SEGMENT_FRAMES}-frame scene on one canvas", k)
+            if k and k not in self.cuts:
+                _check_carried_over(self.segments[k - 1], seg, k)
+
+    @property
+    def plan(self) -> StoryPlan:
+        return StoryPlan(tuple(tuple((o.shape, o.colour, o.motion) for o in s.objects) for s in self.segments), self.cuts)
+
+    @property
+    def shots(self) -> tuple[tuple[int, int], ...]:
+        return self.plan.shots
+
+    @property
+    def frames(self) -> int:
+        return story_frames(len(self.segments))
+
+    @property
+    def height(self) -> int:
+        return self.segments[0].height
+
+    @property
+    def width(self) -> int:
+        return self.segments[0].width
+
+    def to_dict(self) -> dict:
+        return {"segments": [s.to_dict() for s in self.segments], "cuts": list(self.cuts)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StorySpec":
+        return cls(tuple(SceneSpec.from_dict(s) for s in d["segments"]), tuple(d.get("cuts", ())))
+
+
+def end_state(scene: SceneSpec, frame: int = -1) -> tuple[ObjectState, ...]:
+    """The state of every object of a scene at `frame` (default: its last frame)."""
+    frame = frame % scene.frames
+    states = []
+    for o in scene.objects:
+        x, y, angle = trajectory(o, frame + 1)
+        states.append(ObjectState(o.shape, o.colour, o.size, x[frame], y[frame], angle[frame]))
+    return tuple(states)
+
+
+def story_end_state(story: StorySpec) -> tuple[ObjectState, ...]:
+    """The objects at the last frame of a story: the start state of an extension in the same shot."""
+    return end_state(story.segments[-1])
+
+
+def _check_carried_over(before: SceneSpec, after: SceneSpec, k: int) -> None:
+    for was, o in zip(end_state(before), after.objects):
+        jump = max(abs(was.x - o.x), abs(was.y - o.y), abs(was.size - o.size))
+        turn = abs(_wrap_deg(was.angle - o.angle, SYMMETRY_DEG[o.shape]))
+        if jump > 1e-6 or turn > 1e-6:
+            raise StoryError(f"segment {k + 1}: the {o.colour} {o.shape} does not start where segment {k} left it "
+                             f"(size, position and angle carry over inside a shot; a new shot needs a cut)", k)
+
+
+def _wrap_deg(delta: float, period: float) -> float:
+    return 0.0 if period == 0 else (delta + period / 2) % period - period / 2
+
+
+# ---- planning one object through one shot: intervals of positions, per axis
+
+
+@functools.cache
+def _bounce_table() -> np.ndarray:
+    """(first impact T, restitution e, height u above the floor at frame 16 as a fraction of the fall): rows."""
+    rows = []
+    for T in np.linspace(*FIRST_IMPACT_RANGE, 36):
+        for e in np.linspace(*RESTITUTION_RANGE, 21):
+            rows.append((T, e, 1.0 - bounce_y(np.array([float(SEGMENT_STEP)]), 0.0, 1.0, 2.0 / T**2, e)[0]))
+    return np.array(rows)
+
+
+def _bounce_reach() -> tuple[float, float]:
+    u = _bounce_table()[:, 2]
+    return float(u.min()), float(u.max())
+
+
+def _angles(rng, shape: str, motions, start_angle: float | None, canonical_end: bool):
+    """Angle at the start of each segment and spin (deg/frame, signed) of each; rotations drawn in SPIN_RANGE."""
+    period = SYMMETRY_DEG[shape]
+    if start_angle is not None:
+        angle = float(start_angle)
+    elif motions[0] in ROTATIONS and not canonical_end:
+        angle = rng.uniform(0.0, period)
+    else:
+        angle = CANONICAL_ANGLE[shape]
+    angles, spins = [], []
+    for m in motions:
+        angles.append(angle)
+        if m not in ROTATIONS:
+            spins.append(0.0)
+            continue
+        sign = ROTATIONS[m]
+        if canonical_end:  # a turn of 160..320 deg that ends upright: any start pose has one
+            need = (sign * (CANONICAL_ANGLE[shape] - angle)) % period
+            turns = [need + j * period for j in range(int(SPIN_RANGE[1] * SEGMENT_STEP / period) + 2)]
+            turns = [t for t in turns if SPIN_RANGE[0] * SEGMENT_STEP <= t <= SPIN_RANGE[1] * SEGMENT_STEP]
+            speed = turns[int(rng.integers(len(turns)))] / SEGMENT_STEP
+        else:
+            speed = rng.uniform(*SPIN_RANGE)
+        spins.append(speed)
+        angle = angle + sign * speed * SEGMENT_STEP
+    return angles, spins
+
+
+def _geometry(shape: str, size: float, motions, angles, height: int, width: int, margin: float):
+    """Per segment: x bounds, y bounds and the bounce floor of an object of this size and pose."""
+    out = []
+    for m, angle in zip(motions, angles):
+        left, right, top, bottom = extent(shape, size, angle, m in ROTATIONS)
+        out.append(((left + margin, width - right - margin), (top + margin, height - bottom - margin), height - bottom))
+    return out
+
+
+def _axis_steps(motions, axis: int):
+    """Per segment, how the coordinate moves along `axis` (0 = x, 1 = y): ('fixed',), ('move', lo, hi), ('bounce',)."""
+    steps = []
+    for m in motions:
+        if m in MOVES and MOVES[m][axis]:
+            d = [MOVES[m][axis] * s * SEGMENT_STEP for s in SPEED_RANGE]
+            steps.append(("move", min(d), max(d)))
+        elif m == "bounces" and axis == 1:
+            steps.append(("bounce",))
+        else:
+            steps.append(("fixed",))
+    return steps
+
+
+def _start_bounds(step, bounds, floor):
+    lo, hi = bounds
+    return (lo, min(hi, floor - MIN_BOUNCE_HEIGHT)) if step[0] == "bounce" else (lo, hi)
+
+
+def _advance(step, lo: float, hi: float, bounds, floor) -> tuple[float, float]:
+    """Where positions in [lo, hi] at a segment's start can be at its end (staying in view)."""
+    if step[0] == "move":
+        return max(lo + step[1], bounds[0]), min(hi + step[2], bounds[1])
+    if step[0] == "bounce":
+        umin, umax = _bounce_reach()
+        return floor - umax * (floor - lo), floor - umin * (floor - hi)
+    return lo, hi
+
+
+def _first_misfit(steps, geometry, axis: int, start: float | None) -> int | None:
+    """The first segment from which no position on this axis fits, or None when the whole shot fits."""
+    lo, hi = (-_FAR, _FAR) if start is None else (start, start)
+    for k, (step, geo) in enumerate(zip(steps, geometry)):
+        blo, bhi = _start_bounds(step, geo[axis], geo[2])
+        lo, hi = max(lo, blo), min(hi, bhi)
+        if lo > hi + 1e-9:
+            return k
+        lo, hi = _advance(step, lo, hi, geo[axis], geo[2])
+        if lo > hi + 1e-9:
+            return k
+    return None
+
+
+def _backward(steps, geometry, axis: int) -> list[tuple[float, float]]:
+    """B[k]: positions at the start of segment k from which segments k.. can all be told (B[n]: anywhere)."""
+    umin, umax = _bounce_reach()
+    sets = [(-_FAR, _FAR)]
+    for step, geo in zip(reversed(steps), reversed(geometry)):
+        (blo, bhi), (lo, hi), floor = _start_bounds(step, geo[axis], geo[2]), geo[axis], geo[2]
+        a, b = sets[0]
+        if step[0] == "move":
+            a, b = max(a, lo), min(b, hi)
+            cand = (a - step[2], b - step[1])
+        elif step[0] == "bounce":  # ends at floor - u h, u in [umin, umax], h = floor - y0
+            p, q = floor - b, floor - a  # u h must land in [p, q]
+            h_lo, h_hi = p / umax, (q / umin if umin > 0 else _FAR)
+            cand = (floor - h_hi, floor - h_lo)
+        else:
+            cand = (a, b)
+        sets.insert(0, (max(cand[0], blo), min(cand[1], bhi)))
+    return sets
+
+
+def _sample_axis(rng, steps, geometry, axis: int, start: float | None):
+    """Start position of each segment on this axis and its law: (start, displacement) or (start, (T, e))."""
+    sets = _backward(steps, geometry, axis)
+    lo, hi = sets[0]
+    z = float(start) if start is not None else rng.uniform(lo, hi)
+    out = []
+    for k, (step, geo) in enumerate(zip(steps, geometry)):
+        a, b = sets[k + 1]
+        if step[0] == "move":
+            bounds = geo[axis]
+            d_lo, d_hi = max(step[1], max(a, bounds[0]) - z), min(step[2], min(b, bounds[1]) - z)
+            d = rng.uniform(d_lo, d_hi) if d_lo < d_hi else 0.5 * (d_lo + d_hi)
+            out.append((z, d))
+            z = z + d
+        elif step[0] == "bounce":
+            law = _sample_bounce(rng, z, geo[2], a, b)
+            out.append((z, law))
+            z = float(bounce_y(np.array([float(SEGMENT_STEP)]), z, geo[2], 2 * (geo[2] - z) / law[0] ** 2, law[1])[0])
+        else:
+            out.append((z, None))
+    return out
+
+
+def _sample_bounce(rng, y0: float, floor: float, a: float, b: float) -> tuple[float, float]:
+    """(first impact, restitution) of a bounce from y0 that ends (frame 16) within [a, b]."""
+    h = floor - y0
+    u_lo, u_hi = (floor - b) / h, (floor - a) / h
+    for _ in range(20):  # drawn like v1 while that lands in range, else from the table
+        T, e = rng.uniform(*FIRST_IMPACT_RANGE), rng.uniform(*RESTITUTION_RANGE)
+        u = 1.0 - bounce_y(np.array([float(SEGMENT_STEP)]), 0.0, 1.0, 2.0 / T**2, e)[0]
+        if u_lo <= u <= u_hi:
+            return T, e
+    table = _bounce_table()
+    ok = np.flatnonzero((table[:, 2] >= u_lo) & (table[:, 2] <= u_hi))
+    i = ok[rng.integers(len(ok))] if len(ok) else int(np.abs(table[:, 2] - 0.5 * (u_lo + u_hi)).argmin())
+    return float(table[i, 0]), float(table[i, 1])
+
+
+def _misfit(shape, size, motions, angles, height, width, margin, start) -> int | None:
+    geometry = _geometry(shape, size, motions, angles, height, width, margin)
+    found = [_first_misfit(_axis_steps(motions, axis), geometry, axis, None if start is None else start[axis])
+             for axis in (0, 1)]
+    found = [k for k in found if k is not None]
+    return min(found) if found else None
+
+
+def _plan_object(rng, shape: str, colour: str, motions, height: int, width: int,
+                 start: ObjectState | None) -> list[ObjectSpec] | int:
+    """One object through one shot: an ObjectSpec per segment, or the index of the first segment that cannot fit."""
+    margin = IN_VIEW_MARGIN if start is None else 0.0
+    xy = None if start is None else (start.x, start.y)
+    start_angle = None if start is None else start.angle
+    smallest = SIZE_RANGE[0] if start is None else start.size
+    misfit = _misfit(shape, smallest, motions, _angles(rng, shape, motions, start_angle, True)[0], height, width,
+                     margin, xy)
+    if misfit is not None:
+        return misfit
+    size = smallest if start is not None else rng.uniform(*SIZE_RANGE)
+    for attempt in range(8):  # a random size and random spins first; then smaller sizes, rotations ending upright
+        angles, spins = _angles(rng, shape, motions, start_angle, canonical_end=attempt >= 4)
+        if _misfit(shape, size, motions, angles, height, width, margin, xy) is None:
+            break
+        size = smallest + rng.uniform(0.0, 1.0) * (size - smallest) if attempt >= 4 else size
+    else:
+        size, (angles, spins) = smallest, _angles(rng, shape, motions, start_angle, True)
+    geometry = _geometry(shape, size, motions, angles, height, width, margin)
+    xs = _sample_axis(rng, _axis_steps(motions, 0), geometry, 0, None if xy is None else xy[0])
+    ys = _sample_axis(rng, _axis_steps(motions, 1), geometry, 1, None if xy is None else xy[1])
+    specs = []
+    for m, angle, spin, (x, dx), (y, dy), geo in zip(motions, angles, spins, xs, ys, geometry):
+        params = dict(shape=shape, colour=colour, motion=m, size=size, x=x, y=y, angle=angle)
+        if m in MOVES:
+            params["speed"] = abs(dx if MOVES[m][0] else dy) / SEGMENT_STEP
+        elif m in ROTATIONS:
+            params["speed"] = spin
+        elif m == "bounces":
+            T, e = dy
+            params.update(gravity=2 * (geo[2] - y) / T**2, restitution=e, floor=geo[2])
+        specs.append(ObjectSpec(**params))
+    return specs
+
+
+# ---- shots and stories
+
+
+def _shot_gap(tracks) -> float:
+    """Smallest outline-to-outline distance (bounding circles) of two objects over a shot."""
+    return min(min_gap(a, b, SEGMENT_FRAMES) for a, b in zip(*tracks))
+
+
+def _misfit_error(plan: StoryPlan, k: int, height: int, width: int, why: str) -> StoryError:
+    seg = plan.segments[k]
+    text = " and ".join(f"{c} {s} {m}" for s, c, m in seg)
+    return StoryError(f"segment {k + 1} of {len(plan.segments)} ({text}) cannot fit on a {height}x{width} canvas: "
+                      f"{why}", k, why)
+
+
+def _sample_shot(rng, plan: StoryPlan, first: int, stop: int, height: int, width: int, start) -> list[SceneSpec]:
+    segs = plan.segments[first:stop]
+    if start is not None:
+        start = tuple(start)
+        wanted = [(s, c) for s, c, _ in segs[0]]
+        by_look = {(o.shape, o.colour): o for o in start}
+        if sorted(by_look) != sorted(wanted):
+            raise StoryError(f"the start state shows {[f'{c} {s}' for s, c in by_look]}, but segment {first + 1} "
+                             f"shows {[f'{c} {s}' for s, c in wanted]}; start a new shot (cut) to show other objects",
+                             first)
+        start = [by_look[w] for w in wanted]
+    tracks = _draw_shot(rng, plan, first, stop, height, width, start, MAX_STORY_TRIES)
+    if tracks is None:  # name the first segment the pair cannot get through
+        k = next((k for k in range(first, stop - 1)
+                  if _draw_shot(rng, plan, first, k + 1, height, width, start, MAX_STORY_TRIES) is None), stop - 1)
+        raise _misfit_error(plan, k, height, width, f"its two objects cannot keep {MIN_GAP_PX:g} px apart")
+    return [SceneSpec(tuple(objs), SEGMENT_FRAMES, height, width) for objs in zip(*tracks)]
+
+
+def _draw_shot(rng, plan: StoryPlan, first: int, stop: int, height: int, width: int, start, tries: int):
+    """Each object's ObjectSpec per segment of one shot, two objects drawn until they keep apart (None if never)."""
+    segs = plan.segments[first:stop]
+    n_obj = len(segs[0])
+    for _ in range(tries if n_obj == 2 else 1):
+        tracks = []
+        for j in range(n_obj):
+            shape, colour, _ = segs[0][j]
+            track = _plan_object(rng, shape, colour, [seg[j][2] for seg in segs], height, width,
+                                 None if start is None else start[j])
+            if isinstance(track, int):
+                how = "from the given start state" if start is not None else "whatever its start, speeds and size"
+                raise _misfit_error(plan, first + track, height, width,
+                                    f"the {colour} {shape} would leave the canvas ({how}; every object stays fully "
+                                    f"in view, and a bounce starts >= {MIN_BOUNCE_HEIGHT:g} px above its floor)")
+            tracks.append(track)
+        if n_obj == 1 or _shot_gap(tracks) >= MIN_GAP_PX:
+            return tracks
+    return None
+
+
+def _explained_step(o: ObjectSpec) -> float:
+    """The largest per-frame move of an object in its segment, plus what gravity adds in a frame."""
+    x, y, _ = trajectory(o, SEGMENT_FRAMES)
+    return float(np.hypot(np.diff(x), np.diff(y)).max()) + o.gravity
+
+
+def _visible_cut(before: SceneSpec, after: SceneSpec) -> bool:
+    """Whether the first frame of a new shot differs visibly from the last frame of the old one."""
+    old = {(o.colour, o.shape): (o, s) for o, s in zip(before.objects, end_state(before))}
+    if sorted(old) != sorted((o.colour, o.shape) for o in after.objects):
+        return True
+    for o in after.objects:
+        prev, state = old[(o.colour, o.shape)]
+        jump = math.hypot(o.x - state.x, o.y - state.y)
+        if jump >= max(_explained_step(prev), _explained_step(o)) + MIN_GAP_PX + CUT_MIN_EXTRA_JUMP:
+            return True
+        if max(o.size, state.size) ** 2 >= CUT_MIN_AREA_RATIO * min(o.size, state.size) ** 2:
+            return True
+    return False
+
+
+def sample_story(
+    rng,
+    plan: StoryPlan,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    start: tuple[ObjectState, ...] | None = None,
+) -> StorySpec:
+    """A concrete story that tells `plan`: start states, speeds and sizes drawn from `rng` so that it fits.
+
+    `start`: the objects' state at frame 0 (image-to-video, or extending a story from
+    `story_end_state`); None draws it. Raises StoryError naming the first segment that
+    cannot fit on the canvas.
+    """
+    if not isinstance(plan, StoryPlan):
+        raise TypeError(f"sample_story takes a StoryPlan (see minivid.text.parse_story), got {type(plan).__name__}")
+    check_canvas(SEGMENT_FRAMES, height, width)
+    rng = as_rng(rng)
+    segments = []
+    for first, stop in plan.shots:
+        for _ in range(MAX_STORY_TRIES if first else 1):  # a cut must change the image
+            shot = _sample_shot(rng, plan, first, stop, height, width, start if first == 0 else None)
+            if first == 0 or _visible_cut(segments[-1], shot[0]):
+                break
+        else:
+            raise _misfit_error(plan, first, height, width, "no placement of its objects differs visibly from the "
+                                "frame before the cut")
+        segments += shot
+    return StorySpec(tuple(segments), plan.cuts)
+
+
+def render_stories(stories: list[StorySpec]) -> torch.Tensor:
+    """Render stories of one length and canvas into `b t c h w`; the boundary frame comes from the next segment."""
+    n = len(stories[0].segments)
+    if any(len(s.segments) != n for s in stories):
+        raise ValueError("render_stories needs stories of one length; render others separately")
+    clips = render_batch([seg for s in stories for seg in s.segments])  # (b n) 17 c h w
+    clips = clips.view(len(stories), n, *clips.shape[1:])
+    return torch.cat([clips[:, :-1, :SEGMENT_STEP].flatten(1, 2), clips[:, -1]], dim=1)
+
+
+def render_story(story: StorySpec) -> torch.Tensor:
+    """Render a story into a float clip `t c h w` of 16n + 1 frames."""
+    return render_stories([story])[0]
+
+
+STORY_JOINS = {  # (same shot, new shot)
+    "en": (", then ", "; cut to "),
+    "zh": ("，然後", "；切換到"),
+    "zh-hans": ("，然后", "；切换到"),
+}
+
+
+def story_caption(story: StorySpec | StoryPlan, lang: str = "en", template: int = 0) -> str:
+    """The caption of a story: segment captions joined by `, then ` / `; cut to ` (`，然後` / `；切換到`).
+
+    Template 0 is canonical: every segment says its own v1 caption. In English,
+    template 1 says `the` for the later segments of a shot (`..., then the red
+    circle moves up`); other templates phrase every segment with that v1 template.
+    """
+    plan = story.plan if isinstance(story, StorySpec) else story
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; use one of {LANGUAGES}")
+    if not 0 <= template < CAPTION_TEMPLATES[lang]:
+        raise ValueError(f"{lang} has templates 0..{CAPTION_TEMPLATES[lang] - 1}, got {template}")
+    then, cut = STORY_JOINS[lang]
+    text = ""
+    for k, seg in enumerate(plan.segments):
+        new_shot = k == 0 or k in plan.cuts
+        t = 0 if (new_shot and lang == "en" and template == 1) else template
+        objects = tuple(ObjectSpec(*combo) for combo in seg)
+        text += ("" if k == 0 else cut if new_shot else then) + caption(SceneSpec(objects), lang, t)
+    return text
+
+
+def sample_story_plan(rng, segments: int, split: str = "train", num_objects: int = 1,
+                      cut_prob: float = 0.0) -> StoryPlan:
+    """A random plan: each shot's objects and each segment's motions drawn from the split's combinations.
+
+    'train' only shows training combinations; 'heldout' shows a held-out
+    combination in at least one segment. A boundary is a cut with probability cut_prob.
+    """
+    rng = as_rng(rng)
+    if num_objects not in (1, 2) or segments < 1:
+        raise ValueError(f"a story has >= 1 segments of 1 or 2 objects, got {segments} segments of {num_objects}")
+    combos = split_combinations(split)
+    train = set(split_combinations("train"))
+    cuts = tuple(k for k in range(1, segments) if rng.random() < cut_prob)
+    edges = (0, *cuts, segments)
+    shots = zip(edges[:-1], edges[1:])
+    chosen = []
+    for first, stop in shots:
+        looks = [combos[rng.integers(len(combos))]]
+        if num_objects == 2:
+            others = [c for c in combos if c[1] != looks[0][1]]
+            looks.append(others[rng.integers(len(others))])
+        for k in range(first, stop):
+            seg = []
+            for j, (shape, colour, motion) in enumerate(looks):
+                if k > first or j > 0:  # the first object of a shot's first segment keeps its drawn combination
+                    options = [m for s, c, m in (combos if split == "heldout" and rng.random() < 0.3 else train)
+                               if (s, c) == (shape, colour)] or [motion]
+                    motion = options[rng.integers(len(options))]
+                seg.append((shape, colour, motion))
+            chosen.append(tuple(seg))
+    return StoryPlan(tuple(chosen), cuts)
+
+
+def sample_random_story(rng=None, segments: int = 4, split: str = "train", num_objects: int = 1,
+                        cut_prob: float = 0.0, height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
+                        max_tries: int = 100) -> StorySpec:
+    """A random story that fits the canvas: plans are drawn (sample_story_plan) until one fits."""
+    rng = as_rng(rng)
+    for _ in range(max_tries):
+        plan = sample_story_plan(rng, segments, split, num_objects, cut_prob)
+        try:
+            return sample_story(rng, plan, height, width)
+        except StoryError:
+            continue
+    raise StoryError(f"no random {segments}-segment story of {num_objects} object(s) fits a {height}x{width} canvas "
+                     f"in {max_tries} tries")
 
 
 # ----------------------------------------------------------------------------
