@@ -54,7 +54,7 @@ from .text import vocab_size as text_vocab_size
 from .text_aux import (PAIRS, TEXT_AUX_SOURCES, caption_labels, caption_token_labels, freeze_text_encoder_except,
                        text_aux_loss, text_train_rows)
 from .vae import VAE_PRESETS, VideoVAE, psnr
-from .world import ROTATIONS, ShapesWorld
+from .world import CAPTION_TEMPLATES, ROTATIONS, ShapesWorld, StoryError, caption, sample_random_story
 
 
 def where_trained(device: str | torch.device, bf16: bool) -> dict:
@@ -358,6 +358,10 @@ class T2VTrainConfig:
     # the same noise. 0 = i.i.d. noise, as every shipped run. Measured from scratch (data/t2v/README.md, "Frames
     # started from correlated noise"): 0.5 scored 73.5% of 480 single-object clips at 7,500 steps against 80.6%
     # with i.i.d. noise, consistency no better and motion worse
+    story_clips: int = 0  # clips that continue a story (`StorySegments`), cached beside the others and always
+    # trained with their first latent frame given: how a segment starts from the state the last one left
+    image_prob: float = 0.0  # share of the other clips trained with their first latent frame given (image-to-video)
+    given_level: float = 0.0  # the time (noise level) given frames are seen at, in training and sampling
     ema_decay: float = 0.998  # EMA of the weights (what is shipped); warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and (with the step) every batch's indices, times, noise and dropout
     checkpoint_every: int = 500  # steps between training-state checkpoints (and EMA snapshots for evaluation)
@@ -413,6 +417,41 @@ def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, p
     return load_latents(path)
 
 
+class StorySegments(ShapesWorld):
+    """Clips that continue a story: segment k >= 1 of a random one-shot story (world.sample_random_story), its
+    first frame the state segment k - 1 left (a bounce starting at rest mid-air, a move from where the last one
+    ended), captioned with its own prompt. Same item format and seeding as ShapesWorld."""
+
+    def _draw(self, index: int):
+        rng = self._rng(index)
+        two = rng.random() < self.two_object_prob
+        segments = 2 if two else int(rng.integers(2, 5))  # two-object stories of 2 segments: quick to fit
+        try:
+            story = sample_random_story(rng, segments, self.split, 2 if two else 1)
+        except StoryError:  # no two-object story fitted in its tries: a one-object one always does
+            story = sample_random_story(rng, segments, self.split, 1)
+        scene = story.segments[int(rng.integers(1, segments))]
+        lang = self.languages[rng.integers(len(self.languages))]
+        return scene, caption(scene, lang, int(rng.integers(CAPTION_TEMPLATES[lang])))
+
+
+def ensure_story_cache(cfg: "T2VTrainConfig", root="runs/latents", device=None, progress=True) -> LatentCache | None:
+    """The latents of `cfg.story_clips` story segments (seed `cfg.data_seed`), encoded once; None if 0."""
+    if not cfg.story_clips:
+        return None
+    path = Path(root) / f"{vae_sha256(cfg.vae)[:16]}-story-s{cfg.data_seed}-n{cfg.story_clips}"
+    try:
+        cache = load_latents(path)
+        if len(cache) == cfg.story_clips and cache.meta["dataset"].get("class") == "StorySegments":
+            return cache
+    except CheckpointError:
+        pass
+    vae = VideoVAE.from_pretrained(cfg.vae, device=device)
+    cache_latents(vae, StorySegments(cfg.story_clips, "train", cfg.data_seed, two_object_prob=0.3), cfg.story_clips,
+                  path, progress=progress)
+    return load_latents(path)
+
+
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The CPU generator of one step: a pure function of (seed, step), so resuming needs no RNG state."""
     return torch.Generator().manual_seed(seed * 1_000_000_007 + step)
@@ -448,7 +487,21 @@ def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, wei
         z, _, h, w = latent_shape
         shared = torch.randn((b, z, 1, h, w), generator=g)
         batch["eps"] = mixed_noise(batch["eps"], shared, cfg.noise_correlation)
+    if cfg.image_prob:  # drawn after everything else: a run without it draws exactly the batches it did
+        batch["image"] = torch.rand(b, generator=g) < cfg.image_prob
     return batch
+
+
+def given_first_frames(index, story, image, frames: int) -> torch.Tensor | None:
+    """Which latent frames are given (b f): the first, for story clips and for clips drawn for image-to-video."""
+    if story is None and image is None:
+        return None
+    first = story[index] if story is not None else torch.zeros(len(index), dtype=torch.bool)
+    if image is not None:
+        first = first | image
+    given = torch.zeros(len(index), frames, dtype=torch.bool)
+    given[:, 0] = first
+    return given
 
 
 def dist_info() -> tuple[int, int]:
@@ -569,14 +622,19 @@ def train_t2v(
             torch.distributed.barrier()
         if rank != 0:
             cache = ensure_latent_cache(cfg, cache_root, device=device, progress=False)
-    latents = cache.latents.float()
+    stories = ensure_story_cache(cfg, cache_root, device=device, progress=progress and rank == 0)
+    latents, captions = cache.latents.float(), list(cache.captions)
+    story_flag = None
+    if stories is not None:  # story segments follow the clips: index >= len(cache) is a story clip
+        latents, captions = torch.cat([latents, stories.latents.float()]), captions + list(stories.captions)
+        story_flag = torch.arange(len(latents)) >= len(cache)
     latent_shape = tuple(latents.shape[1:])
-    ids_all, mask_all = encode_batch(cache.captions)
-    weights = clip_weights(cache.captions, cfg.rotation_weight)
+    ids_all, mask_all = encode_batch(captions)
+    weights = clip_weights(captions, cfg.rotation_weight)
     null_ids, null_mask = encode_batch([None])
     labels_all = None
     if cfg.text_aux_weight > 0:
-        labels_all = (caption_token_labels if cfg.text_aux_from == "tokens" else caption_labels)(cache.captions)
+        labels_all = (caption_token_labels if cfg.text_aux_from == "tokens" else caption_labels)(captions)
 
     torch.manual_seed(cfg.seed)
     model = build_dit(cfg.preset, latent_shape[0]).to(device)
@@ -645,8 +703,11 @@ def train_t2v(
         x0 = latents[index].to(device)
         ids = torch.where(drop[:, None], null_ids, ids_all[index]).to(device)
         mask = torch.where(drop[:, None], null_mask, mask_all[index]).to(device)
+        given = given_first_frames(index, story_flag, batch["image"][shard] if "image" in batch else None,
+                                   latent_shape[1])
         with autocast_context(device, cfg.bf16):
-            loss = flow_matching_loss(net, x0, ids, mask, t=batch["t"][shard].to(device), eps=batch["eps"][shard].to(device))
+            loss = flow_matching_loss(net, x0, ids, mask, t=batch["t"][shard].to(device), eps=batch["eps"][shard].to(device),
+                                      given=None if given is None else given.to(device), given_level=cfg.given_level)
             aux = None
             if head is not None:  # on the captions not dropped: the empty prompt names nothing
                 keep = index[~drop]
