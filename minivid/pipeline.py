@@ -51,7 +51,8 @@ from .checkpoint import (CheckpointError, load_state_dict_strict, load_tensors, 
 from .device import as_device
 from .diffusion import add_noise, make_alphas_cumprod, mixed_noise
 from .dit import DiT, DiTConfig
-from .text import encode_batch, parse_prompt
+from . import story
+from .text import encode_batch, parse_prompt, split_story
 from .vae import VideoVAE
 
 DEFAULT_PATH = "data/t2v/shapes"
@@ -81,6 +82,10 @@ def noise_for(index: int, seed: int, shape, device, correlation: float = 0.0) ->
     return eps.to(device)
 
 
+def _as_prompts(prompts) -> list[str]:
+    return [prompts] if isinstance(prompts, str) else list(prompts)
+
+
 class TextToVideo:
     """A trained DiT + the VAE it was trained on; call it with prompts to get videos."""
 
@@ -97,6 +102,14 @@ class TextToVideo:
                          **meta.get("sampling", {})}
         if weak is None:
             self.defaults["autoguidance"] = 0.0  # loaded without its weaker model (weak_path=False): plain guidance
+        self.given_level = meta.get("given_level")  # trained with given frames: their time; None: text only
+
+    @property
+    def canvas(self) -> tuple[int, int, int]:
+        """(frames, height, width) of one window: the clips the model was trained on."""
+        _, t, h, w = self.latent_shape
+        s = self.vae.cfg.spatial_compression
+        return 1 + (t - 1) * self.vae.cfg.temporal_compression, h * s, w * s
 
     @classmethod
     def from_pretrained(cls, path=DEFAULT_PATH, device=None, vae_path=None, weak_path=None) -> "TextToVideo":
@@ -201,8 +214,11 @@ class TextToVideo:
 
     @torch.no_grad()
     def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                       progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
-        """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video."""
+                       progress=False, init_video=None, strength=None, autoguidance=None, given=None) -> torch.Tensor:
+        """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video.
+
+        `given`: (latents (B z t' h' w'), mask (B t') bool) of latent frames kept as they are, the others drawn
+        (`sampling.given_frames`; `minivid.story` uses it for image-to-video and extension)."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
             raise ValueError("give at least one prompt")
@@ -238,8 +254,13 @@ class TextToVideo:
         def callback(*_):
             bar.update(1)
 
+        dit, weak = self.dit, self.weak
+        if given is not None:
+            x_given, kept = (v.to(device) for v in given)
+            dit = sampling.given_frames(dit, x_given, kept, self.given_level, eps=x)
+            weak = None if weak is None else sampling.given_frames(weak, x_given, kept, self.given_level, eps=x)
         if self.parameterisation == "flow":
-            fn = sampling.autoguidance(self.dit, self.weak, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
+            fn = sampling.autoguidance(dit, weak, (ids, mask), (null_ids, null_mask), guidance, autoguidance)
             ts = sampling.truncate_timesteps(sampling.flow_timesteps(steps, shift=shift, device=device), t_start)
             bar.total = len(ts) - 1  # fewer steps when editing from t_start < 1
             run = sampling.heun_sample if sampler == "heun" else sampling.euler_sample
@@ -257,11 +278,13 @@ class TextToVideo:
                 g = torch.Generator(device=device).manual_seed(int(seed))
                 out = sampling.ddpm_sample(fn, x, abar, ks, generator=g, callback=callback)
         bar.close()
+        if given is not None:  # the given frames clean, as they came
+            out = torch.where(kept[:, None, :, None, None], x_given, out)
         return out
 
     @torch.no_grad()
     def __call__(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                 progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
+                 progress=False, init_video=None, strength=None, autoguidance=None, image=None) -> torch.Tensor:
         """Videos (B, T, 3, H, W), float in [0, 1], for a prompt or a list of prompts (English or Chinese).
 
         steps / guidance / sampler / shift / autoguidance default to the checkpoint's
@@ -274,7 +297,47 @@ class TextToVideo:
         it under the prompt. 0 gives the clip back through the VAE, 1 ignores it
         (exactly ordinary sampling). The clip sets the frame count (`frames` is
         not used) and is encoded by the checkpoint's VAE.
+
+        Long videos (`minivid.story`, a checkpoint trained with given frames): a story prompt
+        (`..., then ...`, `...; cut to ...`) gives 16n + 1 frames for n segments; `frames` = 16n + 1
+        for a single prompt continues its motion for n segments (a clear error where it cannot, e.g.
+        a shape that would leave the canvas); `image` (3, H, W) or (B, 3, H, W) in [0, 1] is the
+        first frame to start from.
         """
+        if image is not None or frames != self.canvas[0] or any(len(split_story(p)) > 1 for p in _as_prompts(prompts)):
+            return self._stories(prompts, steps, guidance, seed, sampler, frames, shift, progress, autoguidance, image)
         latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress,
                                       init_video, strength, autoguidance)
         return self.vae.decode_latents(latents).float().cpu()
+
+    def _stories(self, prompts, steps, guidance, seed, sampler, frames, shift, progress, autoguidance, image):
+        """Stories, long clips and image-to-video, window by window (`minivid.story`)."""
+        prompts = _as_prompts(prompts)
+        teller = story.StoryTeller(self, steps, guidance, sampler, shift, autoguidance)
+        if image is not None:
+            image = story.check_image(image, *self.canvas[1:])
+            if len(image) not in (1, len(prompts)):
+                raise ValueError(f"image has {len(image)} frames for {len(prompts)} prompts; give one per prompt "
+                                 "or one for all")
+        if frames != self.canvas[0]:
+            if any(len(split_story(p)) > 1 for p in prompts):
+                raise ValueError("a story's length is set by its segments (16n + 1 frames); leave frames out")
+            prompts = [story.repeated_story(p, frames) for p in prompts]
+        clips = [teller.tell(p, seed=seed * 1_000 + i, progress=progress,
+                             image=None if image is None else image[i % len(image)]) for i, p in enumerate(prompts)]
+        if len({len(c) for c in clips}) > 1:
+            raise ValueError(f"the prompts make clips of {sorted({len(c) for c in clips})} frames; "
+                             "one call draws stories of one length")
+        return torch.stack(clips)
+
+    @torch.no_grad()
+    def extend(self, video, prompt: str, seed: int = 0, steps=None, guidance=None, sampler=None, shift=None,
+               autoguidance=None) -> torch.Tensor:
+        """`video` (T, 3, H, W) or (B, T, 3, H, W) in [0, 1], 16 frames longer: the next segment, `prompt`,
+        drawn from its last frame (one window with that frame given)."""
+        teller = story.StoryTeller(self, steps, guidance, sampler, shift, autoguidance)
+        if not isinstance(video, torch.Tensor) or video.ndim not in (4, 5):
+            raise ValueError("video must be a tensor (T, 3, H, W) or (B, T, 3, H, W) in [0, 1]")
+        if video.ndim == 4:
+            return teller.extend(video, prompt, seed)
+        return torch.stack([teller.extend(v, prompt, seed * 1_000 + i) for i, v in enumerate(video)])

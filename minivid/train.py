@@ -533,6 +533,7 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
                         vae={"path": str(cfg.vae), "sha256": vae_sha256(cfg.vae)}, parameterisation="flow",
                         latent_shape=list(latent_shape), sampling={**T2V_DEFAULT_SAMPLING, **(sampling or {})},
                         noise_correlation=cfg.noise_correlation,
+                        **({"given_level": cfg.given_level} if cfg.story_clips or cfg.image_prob else {}),
                         train_config=asdict(cfg), **extra)
 
 
