@@ -1108,7 +1108,7 @@ def sample_story_plan(rng, segments: int, split: str = "train", num_objects: int
     if num_objects not in (1, 2) or segments < 1:
         raise ValueError(f"a story has >= 1 segments of 1 or 2 objects, got {segments} segments of {num_objects}")
     combos = split_combinations(split)
-    train = set(split_combinations("train"))
+    train = split_combinations("train")
     cuts = tuple(k for k in range(1, segments) if rng.random() < cut_prob)
     edges = (0, *cuts, segments)
     shots = zip(edges[:-1], edges[1:])

@@ -253,3 +253,15 @@ def test_image_state_reads_where_a_story_starts_from_an_image():
             if period:
                 assert abs((got.angle - want.angle + period / 2) % period - period / 2) < 3
         sample_story(seed, story.plan, start=image_state(clip[0]))  # a story can start from what it read
+
+
+def test_random_stories_do_not_depend_on_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    code = ("from minivid import world; print([world.sample_random_story(s, 3, split, 2, 0.3).to_dict() "
+            "for s in range(6) for split in world.SPLITS])")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert runs[0] == runs[1]
