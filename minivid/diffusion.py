@@ -23,6 +23,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 
 def append_dims(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -38,12 +39,34 @@ def append_dims(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def add_noise(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """x_t = (1 - t) x0 + t eps: the straight path from data to noise.
 
+    t: a scalar, (b,), or (b f) one time per latent frame of x0 (b c f h w) (``frame_times``).
     Conditional flow matching with this linear (optimal-transport) path: Lipman et al.
     2022, "Flow Matching for Generative Modeling"; the same path as rectified flow:
     Liu et al. 2022, "Flow Straight and Fast".
     """
-    t = append_dims(t, x0)
+    t = time_dims(t, x0)
     return (1 - t) * x0 + t * eps
+
+
+def time_dims(t, x: torch.Tensor) -> torch.Tensor:
+    """Times broadcastable against x: a scalar or (b,) as ``append_dims``; (b f), one per latent frame of
+    x (b c f h w), -> (b 1 f 1 1)."""
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    return rearrange(t, "b f -> b 1 f 1 1") if t.dim() == 2 else append_dims(t, x)
+
+
+def frame_times(t: torch.Tensor, given: torch.Tensor, level: float = 0.0) -> torch.Tensor:
+    """One time per latent frame, (b f): the clip's time t (b,) on the frames to draw, ``level`` on the
+    ``given`` ones (a bool mask (b f)), which the model sees (almost) clean.
+
+    A given frame at its own small time is how one network does text-to-video, image-to-video and
+    extension: LTX-Video (HaCohen et al. 2024) gives each token the time min(t, 1 - mask); Open-Sora's
+    masked DiT keeps given frames at time 0. A small level > 0 (a little noise on the given frames, at
+    training and sampling alike) makes the model robust to the drift of re-encoded frames (Diffusion
+    Forcing's stabilisation level, Chen et al. 2024).
+    """
+    t = torch.as_tensor(t, dtype=torch.float32, device=given.device).expand(given.shape[0])
+    return torch.where(given, torch.full_like(t[:, None], level), t[:, None])
 
 
 def flow_target(x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -86,20 +109,27 @@ def sample_timesteps(batch: int, kind: str = "logit_normal", generator=None, dev
 
 
 def flow_matching_loss(
-    model, x0, *text, generator=None, timesteps: str = "logit_normal", t=None, eps=None, reduction: str = "mean"
+    model, x0, *text, generator=None, timesteps: str = "logit_normal", t=None, eps=None, reduction: str = "mean",
+    given=None, given_level: float = 0.0,
 ):
     """MSE between the model's velocity and eps - x0 at x_t = (1 - t) x0 + t eps.
 
     ``text`` is passed through to the model (``text_ids, text_mask`` for the DiT).
     ``t`` and ``eps`` are drawn with ``generator`` unless given. ``reduction="none"``
     returns one loss per sample, (b,), e.g. to plot the loss against t.
+    ``given``: a bool mask (b f) of latent frames kept (almost) clean, at time ``given_level``
+    (``frame_times``); the loss then averages over the other frames only (Open-Sora's masked loss).
     """
     b = x0.shape[0]
     t = sample_timesteps(b, timesteps, generator=generator, device=x0.device) if t is None else t
     eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype) if eps is None else eps
+    if given is not None:
+        t = frame_times(t, given, given_level)
     x_t = add_noise(x0, eps, t)
     v_pred = model(x_t, t, *text)
-    return _mse(v_pred, flow_target(x0, eps), reduction)
+    if given is None:
+        return _mse(v_pred, flow_target(x0, eps), reduction)
+    return _masked_mse(v_pred, flow_target(x0, eps), ~given, reduction)
 
 
 def velocity_to_x0(x_t, v, t):
@@ -180,6 +210,18 @@ def x0_to_eps(x_k, x0, alpha_bar):
     """eps = (x_k - sqrt(abar) x0) / sqrt(1 - abar)."""
     alpha_bar = append_dims(alpha_bar, x_k)
     return (x_k - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
+
+
+def _masked_mse(prediction, target, drawn, reduction: str):
+    """The MSE of each clip over its drawn frames only (drawn: bool (b f) over x's frames b c f h w)."""
+    per_frame = (prediction.float() - target.float()).pow(2).mean((1, 3, 4))  # (b f)
+    w = drawn.float()
+    per_clip = (per_frame * w).sum(1) / w.sum(1).clamp(min=1)
+    if reduction == "none":
+        return per_clip
+    if reduction == "mean":
+        return per_clip.mean()
+    raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 
 def _mse(prediction, target, reduction: str):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import nn
 
 from minivid.patching import ATTENTION_KINDS, as_patch_size, patch_grid, patchify, unpatchify
@@ -114,8 +114,18 @@ DIT_PRESETS["shapes-edges"] = replace(DIT_PRESETS["shapes"], rope_theta=100.0, e
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN: (b n d) tokens, (b d) shift and scale from the conditioning vector."""
-    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+    """adaLN: (b n d) tokens, shift and scale (b d) for the whole clip or (b n d) per token."""
+    return x * (1 + per_token(scale)) + per_token(shift)
+
+
+def per_token(v: torch.Tensor) -> torch.Tensor:
+    """A modulation (b d) for every token -> (b 1 d); one already per token (b n d) as it is."""
+    return v.unsqueeze(1) if v.dim() == 2 else v
+
+
+def frames_to_tokens(v: torch.Tensor, n: int) -> torch.Tensor:
+    """(b d) stays; (b f d), one row per latent frame, -> (b n d), each frame's row for its s = n/f tokens."""
+    return v if v.dim() == 2 else repeat(v, "b f d -> b (f s) d", s=n // v.shape[1])
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -358,17 +368,18 @@ class DiTBlock(nn.Module):
         return rearrange(x, "(b s) f d -> b (f s) d", s=s)
 
     def forward(self, x, c, text, text_mask, grid, rope):
-        """x (b n d) tokens, c (b d) conditioning, text (b l d_text) with text_mask (b l)."""
-        mods = self.adaLN_modulation(c).chunk(self.num_modulations, dim=1)
+        """x (b n d) tokens, c (b d) or (b f d) conditioning (one per latent frame), text (b l d_text)
+        with text_mask (b l)."""
+        mods = frames_to_tokens(self.adaLN_modulation(c), x.shape[1]).chunk(self.num_modulations, dim=-1)
         if self.factorised:
             shift_s, scale_s, gate_s, shift_t, scale_t, gate_t, shift_mlp, scale_mlp, gate_mlp = mods
-            x = x + gate_s.unsqueeze(1) * self.attend_space(modulate(self.norm1(x), shift_s, scale_s), grid, rope)
-            x = x + gate_t.unsqueeze(1) * self.attend_time(modulate(self.norm_time(x), shift_t, scale_t), grid, rope)
+            x = x + per_token(gate_s) * self.attend_space(modulate(self.norm1(x), shift_s, scale_s), grid, rope)
+            x = x + per_token(gate_t) * self.attend_time(modulate(self.norm_time(x), shift_t, scale_t), grid, rope)
         else:
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mods
-            x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa), rope=rope)
+            x = x + per_token(gate_msa) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa), rope=rope)
         x = x + self.cross_attn(self.norm_cross(x), context=text, key_mask=text_mask)
-        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        x = x + per_token(gate_mlp) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         return x
 
 
@@ -382,7 +393,7 @@ class FinalLayer(nn.Module):
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
 
     def forward(self, x, c):
-        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
+        shift, scale = frames_to_tokens(self.adaLN_modulation(c), x.shape[1]).chunk(2, dim=-1)
         return self.linear(modulate(self.norm(x), shift, scale))
 
 
@@ -394,7 +405,9 @@ class DiT(nn.Module):
     """f(x_t, t, text_ids, text_mask) -> a tensor shaped like x_t.
 
     x_t: (b c t h w) noisy latent, any T/H/W divisible by the patch size.
-    t: (b,) or a scalar, the diffusion time in [0, 1] (flow matching), or step/num_steps (DDPM).
+    t: (b,) or a scalar, the diffusion time in [0, 1] (flow matching), or step/num_steps (DDPM);
+    or (b f), one time per latent frame (f = T / pt), so that some frames can be given clean
+    (image-to-video, extension: ``minivid.diffusion.frame_times``).
     text_ids, text_mask: (b l) token ids and a bool mask (True = real token, False = pad),
     right-padded, l <= max_text_len. The empty caption (``null_text``) is valid input;
     caption dropout during training is just ``text_mask & keep[:, None]``, no special ids.
@@ -467,8 +480,9 @@ class DiT(nn.Module):
             )
         grid = patch_grid(x.shape[-3:], cfg.patch_size)  # raises if T/H/W do not tile into patches
         b = x.shape[0]
-        if t.dim() > 1 or (t.dim() == 1 and t.shape[0] != b):
-            raise ValueError(f"t must be a scalar or of shape (B,)=({b},), got shape {tuple(t.shape)}")
+        if t.dim() > 2 or (t.dim() >= 1 and t.shape[0] != b) or (t.dim() == 2 and t.shape[1] != grid[0]):
+            raise ValueError(f"t must be a scalar or of shape (B,)=({b},), or one time per latent frame "
+                             f"(B, frames)=({b}, {grid[0]}), got shape {tuple(t.shape)}")
         if text_ids.dim() != 2 or text_ids.shape != text_mask.shape or text_ids.shape[0] != b:
             raise ValueError(
                 f"text_ids and text_mask must both be (B, L) with B={b}, "
@@ -492,6 +506,14 @@ class DiT(nn.Module):
             tokens = tokens + self.edge_embed(which).sum(1)  # + (n d), the same for every clip
         return tokens
 
+    def conditioning(self, t, pooled, b):
+        """The adaLN conditioning vector: timestep embedding + pooled caption, (b d); given one time per
+        latent frame (b f), one vector per frame (b f d): frames kept clean (t = 0) among noisy ones."""
+        if t.dim() < 2:
+            return self.t_embedder(t.expand(b)) + self.text_pool_proj(pooled)
+        emb = rearrange(self.t_embedder(t.reshape(-1)), "(b f) d -> b f d", b=b)
+        return emb + self.text_pool_proj(pooled).unsqueeze(1)
+
     def forward(self, x, t, text_ids, text_mask):
         t = torch.as_tensor(t, dtype=torch.float32, device=x.device)
         grid = self._check_inputs(x, t, text_ids, text_mask)
@@ -501,7 +523,7 @@ class DiT(nn.Module):
         tokens = self.embed_patches(x, grid)  # (b n d), n = gt*gh*gw
         rope = rope_3d(grid, self.config.width // self.config.heads, self.config.rope_theta, x.device)  # (n e) x2
         text, text_mask, pooled = self.text_encoder(text_ids, text_mask.bool())  # (b 1+l d_text), (b 1+l), (b d_text)
-        c_vec = self.t_embedder(t.expand(b)) + self.text_pool_proj(pooled)  # (b d) conditioning vector
+        c_vec = self.conditioning(t, pooled, b)  # (b d), or (b f d) with one time per latent frame
 
         for block in self.blocks:
             tokens = block(tokens, c_vec, text, text_mask, grid, rope)  # (b n d)

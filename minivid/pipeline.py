@@ -59,7 +59,8 @@ from .device import as_device
 from .seeds import noise_generator
 from .diffusion import add_noise
 from .dit import DiT, DiTConfig
-from .text import encode_batch, parse_prompt
+from . import story
+from .text import encode_batch, parse_prompt, split_story
 from .vae import VideoVAE
 
 DEFAULT_PATH = "data/t2v/shapes"
@@ -247,6 +248,14 @@ class TextToVideo:
             raise CheckpointError(f"the checkpoint's recommended sampling is invalid: {e}") from None
         if weak is None:
             self.defaults["autoguidance"] = 0.0  # loaded without its weaker model (weak_path=False): plain guidance
+        self.given_level = meta.get("given_level")  # trained with given frames: their time; None: text only
+
+    @property
+    def canvas(self) -> tuple[int, int, int]:
+        """(frames, height, width) of one window: the clips the model was trained on."""
+        _, t, h, w = self.latent_shape
+        s = self.vae.cfg.spatial_compression
+        return 1 + (t - 1) * self.vae.cfg.temporal_compression, h * s, w * s
 
     @classmethod
     def from_pretrained(cls, path=DEFAULT_PATH, device=None, vae_path=None, weak_path=None) -> "TextToVideo":
@@ -346,8 +355,11 @@ class TextToVideo:
 
     @torch.no_grad()
     def sample_latents(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                       progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
-        """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video."""
+                       progress=False, init_video=None, strength=None, autoguidance=None, given=None) -> torch.Tensor:
+        """Latents (B, z, t', h', w') for the prompts (validated first); see `__call__` for init_video.
+
+        `given`: (latents (B z t' h' w'), mask (B t') bool) of latent frames kept as they are, the others drawn
+        (`sampling.given_frames`; `minivid.story` uses it for image-to-video and extension)."""
         prompts = check_prompts(prompts)
         s = self.settings(steps, guidance, sampler, shift, autoguidance)
         seed = check_int("seed", seed)
@@ -365,8 +377,12 @@ class TextToVideo:
             x = add_noise(x0, x, torch.full((b,), t_start, device=device))
         ids, mask = (t.to(device) for t in encode_batch(prompts))
         null_ids, null_mask = (t.to(device) for t in encode_batch([None] * b))
-        fn = sampling.autoguidance(self.dit, self.weak, (ids, mask), (null_ids, null_mask), s["guidance"],
-                                   s["autoguidance"])
+        dit, weak = self.dit, self.weak
+        if given is not None:
+            x_given, kept = (v.to(device) for v in given)
+            dit = sampling.given_frames(dit, x_given, kept, self.given_level, eps=x)
+            weak = None if weak is None else sampling.given_frames(weak, x_given, kept, self.given_level, eps=x)
+        fn = sampling.autoguidance(dit, weak, (ids, mask), (null_ids, null_mask), s["guidance"], s["autoguidance"])
         ts = sampling.truncate_timesteps(sampling.flow_timesteps(s["steps"], shift=s["shift"], device=device), t_start)
         run = sampling.heun_sample if s["sampler"] == "heun" else sampling.euler_sample
         with tqdm(total=len(ts) - 1, disable=not progress, desc=f"{s['sampler']} x{s['steps']}") as bar:
@@ -374,18 +390,18 @@ class TextToVideo:
         if not torch.isfinite(out).all():
             raise FloatingPointError("sampling gave non-finite latents; the checkpoint's weights are unusable with "
                                      f"these settings ({s})")
+        if given is not None:  # the given frames clean, as they came
+            out = torch.where(kept[:, None, :, None, None], x_given, out)
         return out
 
     @torch.no_grad()
     def __call__(self, prompts, steps=None, guidance=None, seed=0, sampler=None, frames=17, shift=None,
-                 progress=False, init_video=None, strength=None, autoguidance=None) -> torch.Tensor:
+                 progress=False, init_video=None, strength=None, autoguidance=None, image=None) -> torch.Tensor:
         """Videos (B, T, 3, H, W), float in [0, 1], for a prompt or a list of prompts (English or Chinese).
 
         steps / guidance / sampler / shift / autoguidance default to the checkpoint's
         recommended settings (20 Euler steps; see `self.defaults`). Same seed + prompt +
-        position -> the same video. Ranges: `LIMITS` (frames: 1 + a multiple of 4; a
-        clip longer than the 17 frames the model was trained on is drawn, but its later
-        frames are not what the model learned); anything else raises a ValueError.
+        position -> the same video. Ranges: `LIMITS`; anything else raises a ValueError.
 
         Editing instead of drawing (SDEdit): pass `init_video` (B, T, 3, H, W) in
         [0, 1], one clip per prompt or one for all, and `strength` in [0, 1]
@@ -393,7 +409,51 @@ class TextToVideo:
         it under the prompt. 0 gives the clip back through the VAE, 1 ignores it
         (exactly ordinary sampling). The clip sets the frame count (`frames` is
         not used) and is encoded by the checkpoint's VAE.
+
+        Long videos (`minivid.story`, a checkpoint trained with given frames): a story prompt
+        (`..., then ...`, `...; cut to ...`) gives 16n + 1 frames for n segments; `frames` = 16n + 1
+        for a single prompt continues its motion for n segments (a clear error where it cannot, e.g.
+        a shape that would leave the canvas); `image` (3, H, W) or (B, 3, H, W) in [0, 1] is the
+        first frame to start from.
         """
+        prompts, frames = check_prompts(prompts), check_int("frames", frames)
+        if image is not None or frames > self.canvas[0] or any(len(split_story(p)) > 1 for p in prompts):
+            if init_video is not None or strength is not None:
+                raise ValueError("init_video and strength edit one 17-frame clip; they do not combine with image=, "
+                                 "story prompts or frames > 17")
+            return self._stories(prompts, steps, guidance, seed, sampler, frames, shift, progress, autoguidance, image)
         latents = self.sample_latents(prompts, steps, guidance, seed, sampler, frames, shift, progress,
                                       init_video, strength, autoguidance)
         return self.vae.decode_latents(latents).float().cpu()
+
+    def _stories(self, prompts, steps, guidance, seed, sampler, frames, shift, progress, autoguidance, image):
+        """Stories, long clips and image-to-video, window by window (`minivid.story`)."""
+        teller = story.StoryTeller(self, steps, guidance, sampler, shift, autoguidance)
+        if image is not None:
+            image = story.check_image(image, *self.canvas[1:])
+            if len(image) not in (1, len(prompts)):
+                raise ValueError(f"image has {len(image)} frames for {len(prompts)} prompts; give one per prompt "
+                                 "or one for all")
+        if frames > self.canvas[0]:
+            if any(len(split_story(p)) > 1 for p in prompts):
+                raise ValueError("a story's length is set by its segments (16n + 1 frames); leave frames out")
+            prompts = [story.repeated_story(p, frames) for p in prompts]
+        clips = [teller.tell(p, seed=check_int("seed", seed), index=i, progress=progress,
+                             image=None if image is None else image[i % len(image)]) for i, p in enumerate(prompts)]
+        if len({len(c) for c in clips}) > 1:
+            raise ValueError(f"the prompts make clips of {sorted({len(c) for c in clips})} frames; "
+                             "one call draws stories of one length")
+        return torch.stack(clips)
+
+    @torch.no_grad()
+    def extend(self, video, prompt: str, seed: int = 0, steps=None, guidance=None, sampler=None, shift=None,
+               autoguidance=None) -> torch.Tensor:
+        """`video` (T, 3, H, W) or (B, T, 3, H, W) in [0, 1], 16 frames longer: the next segment, `prompt`,
+        drawn from its last frame (one window with that frame given)."""
+        teller = story.StoryTeller(self, steps, guidance, sampler, shift, autoguidance)
+        if not isinstance(video, torch.Tensor) or video.ndim not in (4, 5):
+            raise ValueError("video must be a tensor (T, 3, H, W) or (B, T, 3, H, W) in [0, 1]")
+        seed = check_int("seed", seed)
+        if video.ndim == 4:
+            return teller.extend(video, prompt, seed)
+        return torch.stack([teller.extend(v, prompt, seed, index=i) for i, v in enumerate(video)])

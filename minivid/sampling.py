@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from minivid.diffusion import ddpm_model_time, eps_to_x0, shift_time
+from minivid.diffusion import add_noise, ddpm_model_time, eps_to_x0, frame_times, shift_time
 
 # The recommended way to sample a flow model, the one source of it: what an exported checkpoint records as
 # its "sampling" and what the pipeline uses where a checkpoint records nothing. shift 3 spends more of the
@@ -82,6 +82,23 @@ def conditioned(fn, *cond):
 def ddpm_model_fn(model, num_train_steps: int):
     """A DDPM-trained model (x, t, *text) with t = k / K -> eps_fn (x, k, *text) over integer steps."""
     return lambda x, k, *cond: model(x, ddpm_model_time(k, num_train_steps), *cond)
+
+
+def given_frames(fn, x_given, given, level: float = 0.0, eps=None):
+    """A denoiser fn(x, t, *cond) that draws only the frames not ``given``: before each call the given
+    latent frames (bool mask (b f)) are put back into x, noised to time ``level`` with ``eps``, and seen at
+    that time (``diffusion.frame_times``); their velocity is 0, so a sampler leaves them as they
+    started (put the clean frames back after sampling). Image-to-video and extension with the text-to-video network (the
+    masked DiT of Open-Sora; LTX-Video's per-token times).
+    """
+    kept = given[:, None, :, None, None]  # b 1 f 1 1
+    x_kept = x_given if level == 0 else add_noise(x_given, eps, level)
+
+    def fn_given(x, t, *cond):
+        v = fn(torch.where(kept, x_kept, x), frame_times(t, given, level), *cond)
+        return v.masked_fill(kept, 0)
+
+    return fn_given
 
 
 def classifier_free_guidance(fn, cond, uncond, scale: float):

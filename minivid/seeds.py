@@ -8,6 +8,7 @@ and a fresh generator per item makes each draw independent of batch size and ord
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 VAL_SEED = 1_000_003  # ShapesWorld seed of validation and scaling-factor clips: no training run uses it
@@ -23,3 +24,11 @@ def noise_generator(seed: int, index: int) -> torch.Generator:
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The CPU generator of one training step: a pure function of (seed, step), so resuming needs no RNG state."""
     return torch.Generator().manual_seed(int(seed) * STEP_STRIDE + int(step))
+
+
+def window_seed(seed: int, index: int, segment: int, attempt: int = 0) -> int:
+    """The seed of one 17-frame window of a story (minivid.story): prompt `index` of a call with `seed`, its
+    `segment`, and which draw of it (`attempt`: a shot's first window may be redrawn). numpy's SeedSequence mixes
+    the four into the pipeline's seed range, so no two windows share their noise."""
+    state = np.random.SeedSequence([int(seed), int(index), int(segment), int(attempt)]).generate_state(1, np.uint64)
+    return int(state[0] % 2**40)

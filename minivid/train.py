@@ -58,7 +58,7 @@ from .text import MAX_PROMPT_TOKENS, encode_batch, parse_prompt
 from .text import vocab_size as text_vocab_size
 from .text_aux import PAIRS, caption_token_labels, text_aux_loss
 from .vae import VAE_PRESETS, VideoVAE, psnr
-from .world import ROTATIONS, ShapesWorld
+from .world import CAPTION_TEMPLATES, ROTATIONS, ShapesWorld, StoryError, caption, sample_random_story
 
 __all__ = ["VAETrainConfig", "T2VTrainConfig", "train_vae", "train_t2v", "export_from_run", "name_weak_model", "main",
            "lr_at", "check_resumable", "step_generator", "VAL_SEED"]
@@ -345,6 +345,9 @@ class T2VTrainConfig:
     rotation_start: str = "random"  # a rotating shape's pose at frame 0: "random" (as the spec) or "canonical"
     rotation_speed: float = 0.0  # a rotation's speed in deg/frame; 0: drawn from the spec's range
     text_aux_weight: float = 0.0  # > 0: add this times the auxiliary text loss (every word names its object)
+    story_clips: int = 0  # story segments (`StorySegments`) cached beside the clips, trained with frame 0 given
+    image_prob: float = 0.0  # share of the other clips trained with their first latent frame given (image-to-video)
+    given_level: float = 0.0  # the time (noise level) at which the model sees given frames, in training and sampling
     ema_decay: float = 0.998  # decay of the weights' EMA, the exported model; warmed up as min(decay, (1+k)/(10+k))
     seed: int = 0  # model initialisation, and with the step each batch's clips, times, noise and dropped captions
     checkpoint_every: int = 500  # steps between training states and EMA snapshots
@@ -379,6 +382,7 @@ T2V_FIELD_RULES = {"cache_clips": "count", "data_seed": "seed", "batch_size": "c
                    "warmup_steps": "count0", "min_lr_ratio": "fraction", "steps": "count", "weight_decay": "nonnegative",
                    "grad_clip": "positive", "timestep_shift": "positive", "caption_dropout": "fraction_open",
                    "rotation_weight": "positive", "rotation_speed": "nonnegative", "text_aux_weight": "nonnegative",
+                   "story_clips": "count0", "image_prob": "fraction", "given_level": "fraction_open",
                    "ema_decay": "fraction_open", "seed": "seed", "checkpoint_every": "count", "threads": "count0"}
 T2V_RESUMABLE_DIFFERENCES = {"checkpoint_every", "threads"}
 T2V_DEFAULT_SAMPLING = DEFAULT_SAMPLING  # recorded in every exported checkpoint; one source: sampling.DEFAULTS
@@ -434,6 +438,44 @@ def ensure_latent_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, p
     return load_latents(path)
 
 
+class StorySegments(ShapesWorld):
+    """Clips that continue a story: segment k >= 1 of a random one-shot story (world.sample_random_story), its
+    first frame the state segment k - 1 left (a bounce starting at rest mid-air, a move from where the last one
+    ended), captioned with its own prompt. Same item format and seeding as ShapesWorld."""
+
+    def _draw(self, index: int):
+        rng = self._rng(index)
+        two = rng.random() < self.two_object_prob
+        segments = 2 if two else int(rng.integers(2, 5))  # two-object stories of 2 segments: quick to fit
+        try:
+            story = sample_random_story(rng, segments, self.split, 2 if two else 1)
+        except StoryError:  # no two-object story fitted in its tries: a one-object one always does
+            story = sample_random_story(rng, segments, self.split, 1)
+        scene = story.segments[int(rng.integers(1, segments))]
+        lang = self.languages[rng.integers(len(self.languages))]
+        return scene, caption(scene, lang, int(rng.integers(CAPTION_TEMPLATES[lang])))
+
+
+STORY_TWO_OBJECT_PROB = 0.3  # share of two-object stories among the cached story segments
+
+
+def ensure_story_cache(cfg: T2VTrainConfig, root="runs/latents", device=None, progress=True) -> LatentCache | None:
+    """The latents of `cfg.story_clips` story segments (seed `cfg.data_seed`), encoded once; None if 0."""
+    if not cfg.story_clips:
+        return None
+    path = Path(root) / f"{vae_sha256(cfg.vae)[:16]}-story-s{cfg.data_seed}-n{cfg.story_clips}"
+    try:
+        cache = load_latents(path)
+        if len(cache) == cfg.story_clips and cache.meta["dataset"].get("class") == "StorySegments":
+            return cache
+    except CheckpointError:
+        pass
+    vae = VideoVAE.from_pretrained(cfg.vae, device=device)
+    dataset = StorySegments(cfg.story_clips, "train", cfg.data_seed, two_object_prob=STORY_TWO_OBJECT_PROB)
+    cache_latents(vae, dataset, cfg.story_clips, path, progress=progress)
+    return load_latents(path)
+
+
 def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | None:
     """How likely each cached clip is to be drawn, (n,): `rotation_weight` for a clip whose caption asks any
     object to rotate, 1 for the rest; None (uniform draws) when rotation_weight is 1."""
@@ -446,7 +488,8 @@ def clip_weights(captions: list[str], rotation_weight: float) -> torch.Tensor | 
 
 
 def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, weights: torch.Tensor | None = None) -> dict:
-    """Everything random about global batch `step`: clip indices, times t, noise, which captions are dropped.
+    """Everything random about global batch `step`: clip indices, times t, noise, which captions are dropped (and,
+    with `image_prob`, which clips are trained with their first frame given).
 
     Drawn on the CPU for the whole global batch, then each DDP rank takes its slice:
     so N ranks compute exactly the gradient one process computes on the full batch.
@@ -459,7 +502,21 @@ def step_batch(cfg: T2VTrainConfig, step: int, num_clips: int, latent_shape, wei
     return {"index": index,
             "t": shift_time(logit_normal_timesteps(b, generator=g), cfg.timestep_shift),
             "eps": torch.randn((b, *latent_shape), generator=g),
-            "drop": torch.rand(b, generator=g) < cfg.caption_dropout}
+            "drop": torch.rand(b, generator=g) < cfg.caption_dropout,
+            # drawn last: a run without it draws exactly the batches it would have
+            **({"image": torch.rand(b, generator=g) < cfg.image_prob} if cfg.image_prob else {})}
+
+
+def given_first_frames(index, story, image, frames: int) -> torch.Tensor | None:
+    """Which latent frames are given (b f): the first, for story clips and for clips drawn for image-to-video."""
+    if story is None and image is None:
+        return None
+    first = story[index] if story is not None else torch.zeros(len(index), dtype=torch.bool)
+    if image is not None:
+        first = first | image
+    given = torch.zeros(len(index), frames, dtype=torch.bool)
+    given[:, 0] = first
+    return given
 
 
 def dist_info() -> tuple[int, int]:
@@ -490,6 +547,7 @@ def export_t2v(ema: DiT, path, cfg: T2VTrainConfig, latent_shape, dtype=torch.fl
     return save_tensors(path, tensors, kind="t2v", config=dataclasses.asdict(ema.config),
                         vae={"path": str(cfg.vae), "sha256": vae_sha256(cfg.vae)}, parameterisation="flow",
                         latent_shape=list(latent_shape), sampling={**T2V_DEFAULT_SAMPLING, **(sampling or {})},
+                        **({"given_level": cfg.given_level} if cfg.story_clips or cfg.image_prob else {}),
                         train_config=asdict(cfg), **extra)
 
 
@@ -545,13 +603,18 @@ class T2VData:
     labels: torch.Tensor | None
     null_ids: torch.Tensor
     null_mask: torch.Tensor
+    story: torch.Tensor | None = None  # (n,) bool: story segments, always trained with their first frame given
 
     @classmethod
-    def of(cls, cfg: T2VTrainConfig, cache: LatentCache) -> "T2VData":
-        ids, mask = encode_batch(cache.captions)
-        labels = caption_token_labels(cache.captions) if cfg.text_aux_weight > 0 else None
-        return cls(cache.latents.float(), ids, mask, clip_weights(cache.captions, cfg.rotation_weight), labels,
-                   *encode_batch([None]))
+    def of(cls, cfg: T2VTrainConfig, cache: LatentCache, stories: LatentCache | None = None) -> "T2VData":
+        latents, captions, story = cache.latents.float(), list(cache.captions), None
+        if stories is not None:  # story segments follow the clips
+            latents, captions = torch.cat([latents, stories.latents.float()]), captions + list(stories.captions)
+            story = torch.arange(len(latents)) >= len(cache)
+        ids, mask = encode_batch(captions)
+        labels = caption_token_labels(captions) if cfg.text_aux_weight > 0 else None
+        return cls(latents, ids, mask, clip_weights(captions, cfg.rotation_weight), labels, *encode_batch([None]),
+                   story)
 
 
 @dataclass
@@ -591,6 +654,15 @@ def shared_latent_cache(cfg: T2VTrainConfig, root, device, progress: bool, worke
     return cache if rank == 0 else ensure_latent_cache(cfg, root, device, progress=False)
 
 
+def shared_story_cache(cfg: T2VTrainConfig, root, device, progress: bool) -> LatentCache | None:
+    """`ensure_story_cache` under DDP, like `shared_latent_cache`."""
+    rank, world = dist_info()
+    stories = ensure_story_cache(cfg, root, device, progress) if rank == 0 else None
+    if world > 1:
+        torch.distributed.barrier()
+    return stories if rank == 0 else ensure_story_cache(cfg, root, device, progress=False)
+
+
 def t2v_step(cfg: T2VTrainConfig, data: T2VData, nets: T2VNets, net, device, last: dict):
     """One optimiser step on global batch k (this rank's slice): returns the loss to check, keeps its parts in `last`."""
     rank, world = dist_info()
@@ -602,9 +674,12 @@ def t2v_step(cfg: T2VTrainConfig, data: T2VData, nets: T2VNets, net, device, las
         index, drop = batch["index"][shard], batch["drop"][shard]
         ids = torch.where(drop[:, None], data.null_ids, data.ids[index]).to(device)
         mask = torch.where(drop[:, None], data.null_mask, data.mask[index]).to(device)
+        given = given_first_frames(index, data.story, batch["image"][shard] if "image" in batch else None,
+                                   latent_shape[1])
         with autocast_context(device, cfg.bf16):
             loss = flow_matching_loss(net, data.latents[index].to(device), ids, mask, t=batch["t"][shard].to(device),
-                                      eps=batch["eps"][shard].to(device))
+                                      eps=batch["eps"][shard].to(device), given_level=cfg.given_level,
+                                      given=None if given is None else given.to(device))
             aux = None
             if nets.head is not None:  # on the captions not dropped: the empty prompt names nothing
                 keep = index[~drop]
@@ -667,10 +742,13 @@ def train_t2v(
         depends = {"vae": vae_sha256(cfg.vae)}  # checked before the cache: a changed VAE is refused, not re-encoded
         meta = resume_point(state, T2VTrainConfig.from_record, cfg, T2V_RESUMABLE_DIFFERENCES, depends)
         cache = cache or shared_latent_cache(cfg, cache_root, device, progress, cache_workers)
+        stories = shared_story_cache(cfg, cache_root, device, progress)
         depends["latents"] = latents_identity(cache)
+        if stories is not None:
+            depends["stories"] = latents_identity(stories)
         meta = resume_point(state, T2VTrainConfig.from_record, cfg, T2V_RESUMABLE_DIFFERENCES, depends)
         nets, base = T2VNets.build(cfg, cache.latents.shape[1], device, cfg.init_from if meta is None else "")
-        ema = t2v_session(cfg, run, meta, nets, base, T2VData.of(cfg, cache), depends, device,
+        ema = t2v_session(cfg, run, meta, nets, base, T2VData.of(cfg, cache, stories), depends, device,
                           export=export, progress=progress, stop_at=stop_at, snapshots=snapshots)
     return (ema, nets.model) if return_model else ema
 
