@@ -74,9 +74,27 @@ def _bounded(name: str, low: float, high: float, cast=float):
 
 def render(args) -> str:
     viz.check_video_path(args.out)
+    if len(text.split_story(args.prompt)) > 1:  # a story: 16n + 1 frames for n segments
+        story = text.prompt_to_story(args.prompt, args.seed, args.height, args.width)
+        path = viz.save_video(world.render_story(story), args.out, fps=args.fps)
+        return f"wrote {path}: {world.story_caption(story)} ({story.frames}x{args.height}x{args.width}, seed {args.seed})"
     scene = text.prompt_to_scene(args.prompt, args.seed, args.frames, args.height, args.width)
     path = viz.save_video(world.render(scene), args.out, fps=args.fps)
     return f"wrote {path}: {world.caption(scene)} ({args.frames}x{args.height}x{args.width}, seed {args.seed})"
+
+
+def read_image(path) -> "torch.Tensor":
+    """A PNG (or any image Pillow reads) -> (3, H, W) float in [0, 1]; a clear error if it cannot be read."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            pixels = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"--image {path}: cannot read it as an image ({e})") from None
+    return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 
 
 def cost(args) -> str:
@@ -87,19 +105,21 @@ def cost(args) -> str:
 
 
 def generate(args) -> str:
-    from minivid.pipeline import DEFAULT_PATH, DEFAULT_STRENGTH, TextToVideo  # here: loading torch models is slow
+    from minivid.pipeline import DEFAULT_PATH, DEFAULT_STRENGTH, LONG_PATH, TextToVideo  # loading torch is slow
 
-    text.parse_prompt(args.prompt)  # a bad prompt or output path fails before any model is loaded
+    segments = len(text.parse_story(args.prompt).segments)  # a bad prompt or output path fails before any model
     viz.check_video_path(args.out)
+    image = None if args.image is None else read_image(args.image)
+    long = segments > 1 or image is not None or args.frames > world.DEFAULT_FRAMES
     if args.strength is not None and args.edit is None:
         raise ValueError("--strength sets how much of the --edit clip is redrawn: give --edit PROMPT as well")
     clip = None
     if args.edit is not None:  # the ShapesWorld clip of the --edit prompt (as `minivid render` draws it), 1 t c h w
         clip = world.render(text.prompt_to_scene(args.edit, args.seed, args.frames))[None]
-    pipe = TextToVideo.from_pretrained(args.model or DEFAULT_PATH, device=args.device)
+    pipe = TextToVideo.from_pretrained(args.model or (LONG_PATH if long else DEFAULT_PATH), device=args.device)
     video = pipe([args.prompt], steps=args.steps, guidance=args.guidance, seed=args.seed, sampler=args.sampler,
                  frames=args.frames, progress=args.progress, init_video=clip, strength=args.strength,
-                 autoguidance=args.autoguidance, shift=args.shift)[0]
+                 autoguidance=args.autoguidance, shift=args.shift, image=image)[0]
     path = viz.save_video(video, args.out, fps=args.fps)
     d = pipe.defaults
     strength = DEFAULT_STRENGTH if args.strength is None else args.strength
@@ -140,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate a clip from a prompt with the trained text-to-video model")
     p.add_argument("prompt", help='e.g. "a red circle moves left" or "紅色的圓形向左移動"')
     p.add_argument("--out", default="clip.gif", help="output file, .gif (or .mp4 with ffmpeg)")
-    p.add_argument("--model", default=None, help="checkpoint (default: data/t2v/shapes)")
+    p.add_argument("--model", default=None, help="checkpoint (default: data/t2v/shapes; data/t2v/long for a story, "
+                   "--image or more than 17 frames)")
+    p.add_argument("--image", default=None, metavar="PNG", help="start from this image (its size: the model's canvas)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's, 20)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the checkpoint's)")
     p.add_argument("--autoguidance", type=float, default=None,
@@ -150,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the starting noise")
     p.add_argument("--sampler", choices=("euler", "heun", "ddim"), default=None,
                    help="default: the checkpoint's (euler); ddim = euler for a flow model")
-    p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES, help="1 + a multiple of 4")
+    p.add_argument("--frames", type=int, default=world.DEFAULT_FRAMES,
+                   help="17: one window; 33, 49, ... (16n + 1): the motion goes on, segment by segment")
     p.add_argument("--fps", type=_bounded("--fps", viz.MIN_FPS, viz.MAX_FPS), default=8,
                    help=f"frames per second, {viz.MIN_FPS:g}..{viz.MAX_FPS:g} (a GIF plays at most {viz.MAX_GIF_FPS})")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")

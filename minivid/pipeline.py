@@ -64,6 +64,7 @@ from .text import encode_batch, parse_prompt, split_story
 from .vae import VideoVAE
 
 DEFAULT_PATH = "data/t2v/shapes"
+LONG_PATH = "data/t2v/long"  # trained with given first frames: stories, image-to-video, extension
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLOW_SAMPLERS = ("euler", "heun", "ddim")  # ddim == euler for a flow model (see the module docstring)
 DEFAULT_STRENGTH = 0.6  # editing: noise level a clip is redrawn from when none is given (SDEdit's middle ground)
