@@ -390,6 +390,16 @@ def timings_table(to_notebooks: str, to_root: str) -> list[str]:
                     f"`{d['command']}` → [`{SOURCES['notebooks']}`]({to_root}{SOURCES['notebooks']})"]
 
 
+def strip_section() -> list[str]:
+    d = load("strip")
+    lines = ["## The README's clips", "", "![The four clips, every other frame](strip.png)", "",
+             f"Seed {d['seed']}, the recommended sampler; what the evaluator reads in each clip:", "",
+             "| prompt | evaluator |", "|---|---|"]
+    for c in d["clips"]:
+        lines.append(f"| {c['prompt']} | {'passes' if c['correct'] else 'fails: ' + '; '.join(c['errors'])} |")
+    return lines + ["", src("strip", d["command"]), ""]
+
+
 def lessons_section() -> list[str]:
     return ["## The lessons", "", *timings_table("../notebooks/", "../"), ""]
 
@@ -410,7 +420,7 @@ def results_md() -> str:
         "",
     ]
     parts = [head, model_section(), adherence_section(), sweep_section(), text_section(), speed_section(),
-             hour_section(), vae_section(), world_section(), lessons_section()]
+             hour_section(), vae_section(), world_section(), lessons_section(), strip_section()]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 
