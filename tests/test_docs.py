@@ -6,18 +6,14 @@
 - README.md <= 6,000 characters, keeps CI's command, tells no history; no markdown file > 30 KB;
   data/t2v/README.md <= 8 KB; relative links in the front pages resolve;
 - no function in minivid/ is longer than 80 lines; every flag of `python -m minivid.train t2v`
-  and `... vae` has --help text.
+  and `... vae` has --help text (both measured by benchmarks/codebase_stats.py, which prints them).
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,11 +25,16 @@ T2V_README_LIMIT = 8_000  # bytes
 FUNCTION_LIMIT = 80  # lines, decorators and docstring included
 
 
-def load_writer():
-    spec = importlib.util.spec_from_file_location("write_results", ROOT / "benchmarks" / "write_results.py")
+def load(script: str):
+    """A script in benchmarks/ as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(script, ROOT / "benchmarks" / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_writer():
+    return load("write_results")
 
 
 # ---------------------------------------------------------------- generated docs
@@ -120,20 +121,21 @@ def test_history_pattern_catches_run_narration():
     assert not HISTORY.search("pytest runs every test; the shipped model, measured")
 
 
-def markdown_files() -> list[Path]:
-    skip = {"node_modules", "site-packages", "runs"}
-    found = []
-    for dirpath, dirnames, filenames in os.walk(ROOT):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in skip and "venv" not in d]
-        found += [Path(dirpath) / f for f in filenames if f.endswith(".md")]
-    return found
-
-
 def test_no_markdown_file_is_over_30_kb():
-    sizes = {str(p.relative_to(ROOT)): p.stat().st_size for p in markdown_files()}
+    sizes = load("codebase_stats").markdown_sizes()
     assert "README.md" in sizes and "docs/lab-notes.md" in sizes
     too_big = {p: s for p, s in sizes.items() if s > MARKDOWN_LIMIT}
     assert not too_big, f"markdown files over {MARKDOWN_LIMIT} bytes: {too_big}"
+
+
+def test_markdown_sizes_skip_virtualenvs(tmp_path):
+    (tmp_path / ".venv" / "lib").mkdir(parents=True)
+    (tmp_path / ".venv" / "lib" / "big.md").write_text("x" * 10)
+    (tmp_path / "ci-venv").mkdir()
+    (tmp_path / "ci-venv" / "big.md").write_text("x" * 10)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("abc")
+    assert load("codebase_stats").markdown_sizes(tmp_path) == {"docs/a.md": 3}
 
 
 def test_t2v_readme_is_usage_only():
@@ -153,14 +155,7 @@ def test_relative_links_resolve(page):
     assert not broken, f"{page} links to missing files: {broken}"
 
 
-# ---------------------------------------------------------------- code
-
-
-def functions(path: Path):
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            yield node.name, node.end_lineno - start + 1
+# ---------------------------------------------------------------- code (measured by benchmarks/codebase_stats.py)
 
 
 def test_function_lines_are_counted(tmp_path):
@@ -173,35 +168,19 @@ def test_function_lines_are_counted(tmp_path):
             return x
 
 
-        def g():
-            def h():
-                pass
-            return h
+        class C:
+            def g(self):
+                def h():
+                    pass
+                return h
     ''')
-    tmp = tmp_path / "f.py"
-    tmp.write_text(src, encoding="utf-8")
-    assert dict(functions(tmp)) == {"f": 4, "g": 4, "h": 2}
+    (tmp_path / "f.py").write_text(src, encoding="utf-8")
+    assert load("codebase_stats").function_lengths(tmp_path / "f.py") == {"f": 4, "C.g": 4, "C.g.h": 2}
 
 
 def test_no_function_in_minivid_is_over_80_lines():
-    longest = sorted(((n, f"{p.name}:{name}") for p in sorted((ROOT / "minivid").glob("*.py"))
-                      for name, n in functions(p)), reverse=True)
-    over = [f"{where} ({n} lines)" for n, where in longest if n > FUNCTION_LIMIT]
+    over = [f"{where} ({n} lines)" for n, where in load("codebase_stats").longest_functions() if n > FUNCTION_LIMIT]
     assert not over, f"functions over {FUNCTION_LIMIT} lines: {', '.join(over)}"
-
-
-def options_without_help(help_text: str) -> list[str]:
-    """The options in an argparse --help text that have no help string."""
-    lines = help_text.splitlines()
-    missing = []
-    for i, line in enumerate(lines):
-        if not re.match(r"^  -", line):
-            continue
-        described = len(re.split(r"\s{2,}", line.strip(), maxsplit=1)) > 1
-        following = lines[i + 1] if i + 1 < len(lines) else ""
-        if not described and not (following.startswith(" " * 6) and following.strip() and not following.lstrip().startswith("-")):
-            missing.append(line.strip().split()[0].rstrip(","))
-    return [m for m in missing if m not in ("-h", "--help")]
 
 
 def test_options_without_help_are_found():
@@ -209,15 +188,13 @@ def test_options_without_help_are_found():
             "  --steps STEPS         training steps\n  --lr LR\n"
             "  --a-very-long-option-name A_VERY_LONG_OPTION_NAME\n                        wrapped help\n"
             "  --seed SEED\n")
-    assert options_without_help(text) == ["--lr", "--seed"]
+    assert load("codebase_stats").options_without_help(text) == ["--lr", "--seed"]
 
 
 @pytest.mark.parametrize("command", ["t2v", "vae"])
 def test_every_training_flag_has_help(command):
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "COLUMNS": "100"}
-    out = subprocess.run([sys.executable, "-m", "minivid.train", command, "--help"], capture_output=True, text=True,
-                         cwd=ROOT, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.count("\n  --") >= 5, out.stdout
-    missing = options_without_help(out.stdout)
+    stats = load("codebase_stats")
+    text = stats.train_help(command)
+    assert text.count("\n  --") >= 5, text
+    missing = stats.options_without_help(text)
     assert not missing, f"`python -m minivid.train {command} --help`: no help text for {', '.join(missing)}"
