@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -72,13 +73,25 @@ def options_without_help(help_text: str) -> list[str]:
 
 
 def train_help(command: str) -> str:
-    """`python -m minivid.train COMMAND --help`, run with this checkout's minivid first on the path."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "COLUMNS": "100"}
-    out = subprocess.run([sys.executable, "-m", "minivid.train", command, "--help"], capture_output=True,
-                         text=True, cwd=ROOT, env=env, timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError(f"python -m minivid.train {command} --help failed:\n{out.stderr}")
-    return out.stdout
+    """The text of `python -m minivid.train COMMAND --help`, from this checkout's minivid, in-process."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from minivid import train
+
+    out, columns = io.StringIO(), os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal width
+    try:
+        with contextlib.redirect_stdout(out):
+            train.main([command, "--help"])
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise RuntimeError(f"python -m minivid.train {command} --help exited with {exit_.code}") from None
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = columns
+    return out.getvalue()
 
 
 def main() -> None:
