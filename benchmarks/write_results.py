@@ -483,8 +483,8 @@ def hardware_block() -> str:
         f"clips/s of fp32 ({speedup.get('--batch-size 64 --compile --bf16', 0):.2f}x at batch 64); "
         "without native bf16 the flag does nothing.",
         "- **A GPU** (CUDA or Apple's MPS; Colab: each lesson's badge): picked automatically, same code, faster"
-        + (f"; the shipped model's {len(gpu)} GPU runs took {sum(r['train_seconds'] for r in gpu) / 60:.1f} min "
-           f"on one {gpu[0]['trained_on'].split('(')[-1].rstrip(')')}" if gpu else "") + ".",
+        + (f"; {sum(r['train_seconds'] for r in gpu) / 60:.1f} min of the shipped model's training ran on "
+           f"{device_name(gpu[0]['trained_on'])}" if gpu else "") + ".",
     ]
     return "\n".join(lines)
 
