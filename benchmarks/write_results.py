@@ -19,7 +19,6 @@ while the adherence files were measured on another model than data/t2v/shapes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -184,7 +183,7 @@ def adherence_section() -> list[str]:
             + ("" if same else " (**another model's sha256**)")
             + f". {src(name, command(name))}"
         )
-    lines += ["On more seeds (the same sampler; the file records the model's sha256, the shipped one's):", "", *more, ""]
+    lines += ["On more seeds (the same sampler; each file's `model_sha256` is checked against the shipped file):", "", *more, ""]
 
     lines += [
         "Split by whether the prompt asks some object to rotate (`by_rotation` in the same file):",
