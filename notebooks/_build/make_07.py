@@ -357,7 +357,7 @@ cells = [
     many recent steps the EMA remembers:
     """),
     code("""
-    # The one-hour recipe (data/t2v/README.md, "The narrowed hour, timed"): the DiT stage of section 7's command
+    # The one-hour recipe (`python -m minivid.train recipe hour --dry-run` prints its commands): the DiT stage of section 7's command
     HOUR = T2VTrainConfig(vae="runs/hour/vae/shapes", cache_clips=12000, batch_size=64, steps=7500, lr=1e-3,
                           timestep_shift=3.0, text_aux_weight=1.0, text_aux_from="tokens", rotation_weight=3.0,
                           rotation_start="canonical", rotation_speed=15.0, compile=True, bf16=True, threads=1)
@@ -588,7 +588,7 @@ cells = [
     ```
 
     It runs these commands, which you can also run one by one from the repository root
-    ([data/t2v/README.md](../data/t2v/README.md), "The narrowed hour, timed", where each was timed):
+    ([docs/lab-notes.md](../docs/lab-notes.md), "The one-hour goal", where each was timed):
 
     ```bash
     python -m minivid.train vae --threads 2 --out runs/hour/vae --export runs/hour/vae/shapes

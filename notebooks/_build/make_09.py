@@ -634,7 +634,7 @@ cells = [
     one speed and one pose early. One way to help it is to leave less to commit to: training clips narrowed to **one**
     start pose and **one** speed (allowed by the spec, which leaves the pose open and asks for 10-20 deg/frame).
     Lesson 07's one-hour recipe does exactly that (`rotation_start="canonical"`, `rotation_speed=15`), and its
-    held-out curve there shows what it buys; `data/t2v/README.md` ("Narrowing rotations") has the measurements. The
+    held-out curve there shows what it buys; [docs/lab-notes.md](../docs/lab-notes.md) ("The one-hour goal") has the measurements. The
     price is variety: all its rotations look the same.
     """),
     md("""
