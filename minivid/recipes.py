@@ -3,6 +3,7 @@
     python -m minivid.train recipe --list
     python -m minivid.train recipe shapes --dry-run     # the stages as plain commands
     python -m minivid.train recipe shapes               # the shipped VAE and DiT, in runs/recipes/shapes/
+    python -m minivid.train recipe long                 # the same, then the long-video run (data/t2v/long)
     python -m minivid.train recipe hour                 # VAE + DiT in about an hour on a 2-core CPU
 
 A recipe is a list of stages run in order, each in its own directory under
@@ -19,7 +20,9 @@ kill and the done stages are skipped and the interrupted one resumes exactly.
 `shapes` is the chain of training runs that made the shipped model, as its
 sidecars record it (data/vae/shapes.json `train`, data/t2v/shapes.json
 `init_from`, data/t2v/weak.json; tests/test_recipes.py checks each stage
-against them). A stage with `ranks` > 1 runs data parallel as it was made
+against them). `long` continues it with one more run in which half of the clips have their first latent
+frame given (story segments from the state the last segment left, and image-to-video): the model behind
+stories, `image=` and `extend` (data/t2v/long). A stage with `ranks` > 1 runs data parallel as it was made
 (`torchrun --nproc_per_node N`, one thread per rank); `--ranks 1` runs every
 stage in one process instead: the same steps, up to rounding. `hour` is the narrowed
 one-hour recipe: rotations drawn upright at 15 deg/frame (within the spec),
@@ -69,6 +72,9 @@ SHAPES_T2V = [  # each continues the one before it (init_from); stop_at: the run
     {"config": {**CPU_TOKENS, "data_seed": 5, "steps": 7500, "seed": 16}, "ranks": 2},
     {"config": {**CPU_TOKENS, "data_seed": 6, "steps": 7500, "seed": 17}, "ranks": 2},
 ]
+LONG_T2V = {**CPU_TOKENS, "cache_clips": 10000, "data_seed": 7, "story_clips": 8000, "image_prob": 0.25,
+            "given_level": 0.03, "steps": 5000, "seed": 18, "threads": 1}
+LONG_STOP = 3000  # the long run's schedule is 5,000 steps; the shipped snapshot is this one
 HOUR_T2V = {"cache_clips": 12000, "batch_size": 64, "steps": 7500, "lr": 1e-3, "timestep_shift": 3.0,
             "rotation_weight": 3.0, "rotation_start": "canonical", "rotation_speed": 15.0, "text_aux_weight": 1.0,
             "bf16": True, "compile": True, "threads": 1}
@@ -81,6 +87,17 @@ RECIPES = {
                      for i, s in enumerate(SHAPES_T2V, start=1)),
                    {"name": "weak", "kind": "weak", "run": "t2v-01"},
                    {"name": "name-weak", "kind": "name-weak", "model": f"t2v-{len(SHAPES_T2V):02d}", "weak": "weak",
+                    "sampling": {"autoguidance": 1.0, "guidance": 3.0}}],
+    },
+    "long": {
+        "about": "the long-video model: the shipped model's stages, then one run with given first frames "
+                 "(story segments and image-to-video), its weaker model named as the shipped model's",
+        "stages": [*SHAPES_VAE,
+                   *({"name": f"t2v-{i:02d}", "kind": "t2v", "continue": i > 1, **s}
+                     for i, s in enumerate(SHAPES_T2V, start=1)),
+                   {"name": "t2v-long", "kind": "t2v", "continue": True, "config": LONG_T2V, "stop_at": LONG_STOP},
+                   {"name": "weak", "kind": "weak", "run": "t2v-01"},
+                   {"name": "name-weak", "kind": "name-weak", "model": "t2v-long", "weak": "weak",
                     "sampling": {"autoguidance": 1.0, "guidance": 3.0}}],
     },
     "hour": {
