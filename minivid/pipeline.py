@@ -60,7 +60,7 @@ from .seeds import noise_generator
 from .diffusion import add_noise
 from .dit import DiT, DiTConfig
 from . import story
-from .text import encode_batch, parse_prompt, split_story
+from .text import encode_batch, parse_prompt, parse_story, split_story
 from .vae import VideoVAE
 
 DEFAULT_PATH = "data/t2v/shapes"
@@ -117,15 +117,16 @@ def check_settings(settings: dict) -> dict:
     return {k: checks[k](v) for k, v in settings.items()}
 
 
-def check_prompts(prompts) -> list[str]:
-    """A prompt or a list of prompts -> a non-empty list of strings, each a scene ShapesWorld can show."""
+def check_prompts(prompts, stories: bool = False) -> list[str]:
+    """A prompt or a list of prompts -> a non-empty list of strings, each a scene ShapesWorld can show (with
+    `stories`: or a story of such scenes, `..., then ...` / `...; cut to ...`)."""
     prompts = [prompts] if isinstance(prompts, str) else prompts
     if not isinstance(prompts, (list, tuple)) or not prompts:
         raise ValueError(f"prompts must be a string or a non-empty list of strings, got {prompts!r}"[:200])
     for p in prompts:
         if not isinstance(p, str):
             raise ValueError(f"every prompt must be a string, got {type(p).__name__}: {p!r}"[:200])
-        parse_prompt(p)  # raises PromptError with a clear message
+        (parse_story if stories else parse_prompt)(p)  # raises PromptError with a clear message
     return list(prompts)
 
 
@@ -417,7 +418,7 @@ class TextToVideo:
         a shape that would leave the canvas); `image` (3, H, W) or (B, 3, H, W) in [0, 1] is the
         first frame to start from.
         """
-        prompts, frames = check_prompts(prompts), check_int("frames", frames)
+        prompts, frames = check_prompts(prompts, stories=True), check_int("frames", frames)
         if image is not None or frames > self.canvas[0] or any(len(split_story(p)) > 1 for p in prompts):
             if init_video is not None or strength is not None:
                 raise ValueError("init_video and strength edit one 17-frame clip; they do not combine with image=, "

@@ -120,18 +120,18 @@ class StoryTeller:
         plan, pieces = parse_story(prompt), split_story(prompt)
         if image is not None:
             self.check_start(plan, pieces, image)
-        frames = [None]
+        frames = []  # the windows, each without the boundary frame it shares with the next
         for k, (piece, new_shot) in enumerate(tqdm(pieces, disable=not progress, desc="segments")):
             if k == 0 and image is not None:
                 clip = self.window(piece, window_seed(seed, index, k), self.encode(image))
-            elif new_shot:
+            elif new_shot:  # the boundary frame belongs to the new shot
                 stop = next((j for j in range(k + 1, len(pieces)) if pieces[j][1]), len(pieces))
-                shot = world.StoryPlan(plan.segments[k:stop])
-                clip = self.first_window(shot, piece, seed, index, k)
+                clip = self.first_window(world.StoryPlan(plan.segments[k:stop]), piece, seed, index, k)
             else:
-                clip = self.window(piece, window_seed(seed, index, k), self.encode(frames[-1][-1]))
-            frames.append(clip if k == 0 else clip[1:])
-        return torch.cat(frames[1:])
+                clip = self.window(piece, window_seed(seed, index, k), self.encode(last))
+            frames.append(clip[:-1])
+            last = clip[-1]
+        return torch.cat([*frames, last[None]])
 
     def check_start(self, plan: world.StoryPlan, pieces, image: torch.Tensor) -> None:
         """A clear error unless the image shows the first shot's objects with room for the whole shot."""
