@@ -83,7 +83,7 @@ PROMPTS = [  # prompts argument: PromptError (a ValueError) or ValueError
     ("🙂", PromptError, "unexpected character"), ("a red circle rotates clockwise", PromptError, "circle cannot"),
     ("x" * 100_000, PromptError, "unknown word"), ({"a": 1}, ValueError, "must be a string"),
     (b"a red circle", ValueError, "must be a string"),
-    ("a red circle moves left; rm -rf /", PromptError, "unexpected character ';'"),
+    ("a red circle moves left; rm -rf /", PromptError, "has ';' out of place"),
     ("a red circle and a red square", PromptError, "has no motion"),
 ]
 
