@@ -89,3 +89,18 @@ def test_an_unknown_recipe_or_stage_is_refused():
     with pytest.raises(RunError, match="--until must be a stage of hour: vae, cache, t2v"):
         run_recipe("hour", "R", until="dit", dry_run=True)
 
+
+
+def test_the_long_recipe_ends_with_the_run_that_made_the_long_video_model():
+    stages = stage_configs("long", "R")
+    shapes = stage_configs("shapes", "R")
+    assert [s["name"] for s in stages[:16]] == [s["name"] for s in shapes[:16]]  # the shipped model's stages first
+    long_stage = next(s for s in stages if s["name"] == "t2v-long")
+    shipped, base = read_meta("data/t2v/long"), read_meta("data/t2v/shapes")
+    assert shipped["init_from"]["sha256"] == base["sha256"]  # continued from the shipped text-to-video model
+    assert without_paths(long_stage["config"], "vae", "init_from") == without_paths(
+        T2VTrainConfig.from_record(shipped["train_config"]), "vae", "init_from")
+    assert long_stage["config"].init_from == "R/t2v-14/model" and long_stage["stop_at"] == shipped["steps_trained"]
+    assert shipped["given_level"] == long_stage["config"].given_level > 0
+    assert stages[-1]["model"] == "t2v-long"
+    assert {**T2V_DEFAULT_SAMPLING, **stages[-1]["sampling"]} == shipped["sampling"]
