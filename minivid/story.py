@@ -122,6 +122,10 @@ class StoryTeller:
         plan, pieces = parse_story(prompt), split_story(prompt)
         if image is not None:
             self.check_start(plan, pieces, image)
+        else:
+            why = _fits(plan, None, self.height, self.width)
+            if why is not None:
+                raise PromptError(f"{prompt!r} cannot be told: {why}")
         frames = [None]
         for k, (piece, new_shot) in enumerate(tqdm(pieces, disable=not progress, desc="segments")):
             if k == 0 and image is not None:
@@ -147,7 +151,7 @@ class StoryTeller:
             seen = " and ".join(f"a {s.colour} {s.shape}" for s in states) or "no object"
             raise PromptError(f"the image shows {seen}, but the prompt's first segment asks for "
                               + " and ".join(f"a {c} {sh}" for sh, c, _ in shot.segments[0]))
-        why = _fits(shot, states, self.height, self.width)
+        why = _fits(plan, states, self.height, self.width)  # the first shot from the image, later shots afresh
         if why is not None:
             raise PromptError(f"from the image, {why}")
 
@@ -165,8 +169,9 @@ class StoryTeller:
 
 def repeated_story(prompt: str, frames: int) -> str:
     """A single prompt asked for `frames` = 16n + 1 frames -> the story of n segments of it, if it can fit."""
-    if (frames - 1) % SEGMENT or frames < 1:
-        raise ValueError(f"frames must be 16n + 1 (17, 33, 49, 65, ...), got {frames}")
+    integer = isinstance(frames, (int, np.integer)) and not isinstance(frames, bool)
+    if not integer or frames < SEGMENT + 1 or (frames - 1) % SEGMENT:
+        raise ValueError(f"frames must be an integer 16n + 1 (17, 33, 49, 65, ...), got {frames!r}")
     parse_prompt(prompt)
     segments = (frames - 1) // SEGMENT
     chinese = any("\u3400" <= ch <= "\u9fff" for ch in prompt)
