@@ -3,7 +3,7 @@
     python benchmarks/long_video.py                      # data/t2v/shapes, seed 0, one thread, ~10-15 min;
                                                          # -> benchmarks/results/long_video.json + a table
     python benchmarks/long_video.py --skip cost,curve    # some groups only (the others kept if the model is the same)
-    python benchmarks/long_video.py --model runs/long/t2v/ema-00005000 --seeds 0,1,2
+    python benchmarks/long_video.py --model path/to/checkpoint --seeds 0,1,2   # another model, three seeds
 
 Every figure is measured with `minivid.evaluate` on videos the pipeline draws (`pipe(prompt, seed=...)`,
 the checkpoint's recommended sampler, steps and guidance, or --steps); stories and scenes are fixed
