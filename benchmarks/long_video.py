@@ -2,7 +2,7 @@
 
     python benchmarks/long_video.py                      # data/t2v/shapes, seed 0, one thread, ~10-15 min;
                                                          # -> benchmarks/results/long_video.json + a table
-    python benchmarks/long_video.py --skip cost,curve    # some groups only (the others kept if the model is the same)
+    python benchmarks/long_video.py --skip cost,curve    # some groups only (the others kept, each with its model)
     python benchmarks/long_video.py --model path/to/checkpoint --seeds 0,1,2   # another model, three seeds
 
 Every figure is measured with `minivid.evaluate` on videos the pipeline draws (`pipe(prompt, seed=...)`,
@@ -397,10 +397,10 @@ def main(argv=None) -> None:
     model = {"path": str(args.model), "sha256": pipe.meta["sha256"], "given_level": pipe.given_level,
              "given_level_from": "--given-level" if args.given_level is not None else "sidecar",
              "sampling": {**pipe.defaults, **sampling(args)}}
+    machine = f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)"
     old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
-    same = old.get("model", {}).get("sha256") == model["sha256"] and old.get("model") == model
-    results = {"model": model, "groups": old.get("groups", {}) if same else {}, "targets": TARGETS,
-               "machine": f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)"}
+    kept = {k: v for k, v in old.get("groups", {}).items() if k in GROUPS and k not in args.groups}
+    results = {"groups": kept, "targets": TARGETS}  # a group keeps the model and command that measured it
     for name in args.groups:
         t0 = time.perf_counter()
         print(f"{name} ...", flush=True)
@@ -417,13 +417,17 @@ def main(argv=None) -> None:
             r = {"by_seed": group_curve(pipe, args)}
         else:
             r = group_cost(args)
-        results["groups"][name] = {**r, "command": command, "seconds": round(time.perf_counter() - t0, 1)}
+        results["groups"][name] = {**r, "model": model, "command": command, "machine": machine,
+                                   "seconds": round(time.perf_counter() - t0, 1)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_suffix(".tmp")
         tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         tmp.replace(args.out)
         print(f"{name}: {results['groups'][name]['seconds']:.0f} s", flush=True)
     table(results)
+    for name, r in results["groups"].items():
+        print(f"{name}: {r['model']['path']} (sha256 {r['model']['sha256'][:12]}, given_level "
+              f"{r['model']['given_level']}), {r['seconds']:.0f} s: {r['command']}")
     print(f"wrote {args.out}")
 
 

@@ -15,7 +15,8 @@ is drawn window by window:
    16 frames must not start at the left edge. The first window of each shot is therefore drawn until its
    first frame shows a state from which the whole shot fits the canvas (`world.sample_story` with that
    start: the world's planner), at most `attempts` times.
-4. At `cut to` nothing carries over: the next window is drawn from text alone.
+4. At `cut to` nothing carries over: the next window is drawn from text alone, and its first frame is the
+   boundary frame (the frame that shows the cut; the window before it gives 16 frames).
 
 Cost grows linearly with length: every window is one 17-frame sample, whatever came before.
 
@@ -136,7 +137,9 @@ class StoryTeller:
                 clip = self.first_window(shot, piece, seed, k)
             else:
                 clip = self.window(piece, segment_seed(seed, k), self.encode(frames[-1][-1]))
-            frames.append(clip if k == 0 else clip[1:])
+            if new_shot and k > 0:
+                frames[-1] = frames[-1][:-1]  # the boundary frame belongs to the new shot (it shows the cut)
+            frames.append(clip if new_shot else clip[1:])
         return torch.cat(frames[1:])
 
     def check_start(self, plan: world.StoryPlan, pieces, image: torch.Tensor) -> None:

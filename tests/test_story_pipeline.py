@@ -165,3 +165,13 @@ def test_same_seed_same_story(pipe):
     a, b = (pipe(prompt, steps=STEPS, seed=1) for _ in range(2))
     assert a.shape == (1, 49, 3, 32, 32) and torch.equal(a, b)
     assert not torch.equal(a, pipe(prompt, steps=STEPS, seed=2))
+
+
+def test_at_a_cut_the_boundary_frame_is_the_new_shots_first_frame(pipe, monkeypatch):
+    red = world.render(world.sample_story(0, parse_story("a red circle moves left")).segments[0])
+    blue = world.render(world.sample_story(0, parse_story("a blue square rotates clockwise")).segments[0])
+    teller = story.StoryTeller(pipe, steps=STEPS)
+    monkeypatch.setattr(teller, "window", lambda prompt, seed, first=None: red if "red" in prompt else blue)
+    video = teller.tell("a red circle moves left; cut to a blue square rotates clockwise")
+    assert video.shape == (33, 3, 32, 32)
+    assert torch.equal(video[:16], red[:16]) and torch.equal(video[16:], blue)  # frame 16 shows the cut
