@@ -364,11 +364,11 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--skip", default="", help=f"groups to leave out, comma-separated, of {','.join(GROUPS)}")
-    ap.add_argument("--stories", type=int, default=12, help="one_shot: stories per (length, language) cell")
+    ap.add_argument("--stories", type=int, default=24, help="one_shot: stories per (length, language) cell")
     ap.add_argument("--two-shot", type=int, default=24, help="two_shot: stories")
     ap.add_argument("--images", type=int, default=24, help="image: first frames")
-    ap.add_argument("--curve", type=int, default=8, help="curve: 8-segment stories")
-    ap.add_argument("--lengths", default="17,33,65,129", help="cost: clip lengths in frames (16n + 1)")
+    ap.add_argument("--curve", type=int, default=12, help="curve: 8-segment stories")
+    ap.add_argument("--lengths", default="17,33,65,129,257,513", help="cost: clip lengths in frames (16n + 1)")
     ap.add_argument("--given-level", type=float, default=None,
                     help="override the checkpoint's given_level (a checkpoint trained without given frames: a "
                          "baseline told window by window by a model that never learnt to continue)")
