@@ -21,6 +21,9 @@ the checkpoint's recommended sampler, steps and guidance, or --steps); stories a
 - curve: 8-segment one-shot stories: the pass rate of each window against its segment index, and the
   story test on the first n segments (n = 1..8; a prefix is the n-segment story drawn with the first window
   planned for the whole 8). Windows are drawn one after the other, so window k never sees later ones.
+- repeat: single prompts that can go on (rotations, bounces, still objects; a move cannot) asked for 65 frames:
+  the story test of the repeated prompt, drawn window by window (`frames=65`) and as one long window
+  (`sample_latents(frames=65)`, what a model trained on 17 frames does when simply asked for more).
 - cost: seconds of compute (process CPU time, --threads threads) and peak resident memory of one call
   against length (--lengths, each in a fresh process): window by window (a rotating square repeated with
   `frames=`), and, for contrast, one long window (`sample_latents(frames=L)` + decode, which the model
@@ -48,7 +51,7 @@ from minivid.vae import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "long_video.json"
-GROUPS = ("one_shot", "two_shot", "image", "curve", "cost")
+GROUPS = ("one_shot", "two_shot", "image", "curve", "repeat", "cost")
 STORY_SEED = 41  # the stories and scenes judged (fixed); the generation seed is --seeds
 TARGETS = {"one_shot": 0.9, "two_shot": 0.9, "image_adherence": 0.9, "image_psnr_db": 28.0, "window": 0.9}
 COST_PROMPT = "a red square rotates clockwise"  # fits any length: the cost is the windows, not the planning
@@ -232,8 +235,9 @@ def group_image(pipe, args) -> dict:
             "centre_distance_px": {"median": round(float(np.median(finite)), 3) if finite else None,
                                    "max": round(float(max(dists)), 3) if dists else None,
                                    "share_within_1px": rate(d <= 1.0 for d in dists)},
-            "failed": [{"prompt": prompts[i], "errors": v["errors"]} for i, v in zip(ok, adh["per_clip"])
-                       if not v["correct"]] + [{"prompt": prompts[i], "refused": r} for i, r in enumerate(refused) if r],
+            "failed": [{"prompt": prompts[i], "errors": v["errors"]} for i, v in zip(ok, adh["per_clip"] if ok else [])
+                       if not v["correct"]]
+                      + [{"prompt": prompts[i], "refused": r} for i, r in enumerate(refused) if r],
             "seconds": round(time.perf_counter() - t0, 1),
         }
     return out
@@ -271,6 +275,35 @@ def group_curve(pipe, args) -> dict:
             "windows_without_room_by_segment": [rate(k in r for r in room) for k in range(2, n + 1)],
             "seconds": round(time.perf_counter() - t0, 1),
         }
+    return out
+
+
+def group_repeat(pipe, args) -> dict:
+    """Single prompts asked for 65 frames: window by window (`frames=65`) against one long window."""
+    rng = np.random.default_rng([STORY_SEED, 5])
+    frames, prompts = 65, []
+    while len(prompts) < args.repeat:
+        scene = world.sample_scene(rng, "heldout" if len(prompts) % 2 else "train", num_objects=1)
+        prompt = caption(scene, rng, ("en", "zh")[len(prompts) % 2])
+        try:
+            prompts.append((prompt, story.repeated_story(prompt, frames)))
+        except PromptError:
+            continue  # it cannot go on for 65 frames (a move would leave the canvas)
+    out = {}
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        windows = [pipe(p, frames=frames, seed=1000 * seed + i, **sampling(args))[0]
+                   for i, (p, _) in enumerate(prompts)]
+        long = [pipe.vae.decode_latents(pipe.sample_latents(p, frames=frames, seed=1000 * seed + i,
+                                                            **sampling(args))).float().cpu()[0]
+                for i, (p, _) in enumerate(prompts)]
+        stories = [s for _, s in prompts]
+        res = {name: story_adherence(clips, stories) for name, clips in (("window_by_window", windows),
+                                                                        ("one_window", long))}
+        out[f"seed {seed}"] = {"prompts": len(prompts), "frames": frames,
+                               **{name: {"pass_rate": round(r["overall"], 4), "windows": round(r["windows"], 4),
+                                         "identity": round(r["identity"], 4)} for name, r in res.items()},
+                               "seconds": round(time.perf_counter() - t0, 1)}
     return out
 
 
@@ -348,6 +381,12 @@ def table(results: dict) -> None:
                   + " ".join(f"{p:.0%}" for p in r["window_pass_by_segment"])
                   + "; story pass by length " + " ".join(f"{m}:{p['pass_rate']:.0%}"
                                                           for m, p in r["story_pass_by_length"].items()))
+    if "repeat" in g:
+        for seed, r in g["repeat"]["by_seed"].items():
+            print(f"{'65 frames, one prompt':26s} {seed}: pass window by window "
+                  f"{r['window_by_window']['pass_rate']:.0%}"
+                  f" (windows {r['window_by_window']['windows']:.0%}), one long window "
+                  f"{r['one_window']['pass_rate']:.0%} (windows {r['one_window']['windows']:.0%}) of {r['prompts']}")
     if "cost" in g:
         for kind, r in g["cost"]["kinds"].items():
             f, m = r["cpu_s_fit"], r["peak_rss_fit"]
@@ -368,6 +407,7 @@ def parse_args(argv=None):
     ap.add_argument("--two-shot", type=int, default=24, help="two_shot: stories")
     ap.add_argument("--images", type=int, default=24, help="image: first frames")
     ap.add_argument("--curve", type=int, default=12, help="curve: 8-segment stories")
+    ap.add_argument("--repeat", type=int, default=16, help="repeat: single prompts asked for 65 frames")
     ap.add_argument("--lengths", default="17,33,65,129,257,513", help="cost: clip lengths in frames (16n + 1)")
     ap.add_argument("--given-level", type=float, default=None,
                     help="override the checkpoint's given_level (a checkpoint trained without given frames: a "
@@ -415,6 +455,8 @@ def main(argv=None) -> None:
             r = {"by_seed": group_image(pipe, args)}
         elif name == "curve":
             r = {"by_seed": group_curve(pipe, args)}
+        elif name == "repeat":
+            r = {"by_seed": group_repeat(pipe, args)}
         else:
             r = group_cost(args)
         results["groups"][name] = {**r, "model": model, "command": command, "machine": machine,
