@@ -27,7 +27,8 @@ the checkpoint's recommended sampler, steps and guidance, or --steps); stories a
 - cost: seconds of compute (process CPU time, --threads threads) and peak resident memory of one call
   against length (--lengths, each in a fresh process): window by window (a rotating square repeated with
   `frames=`), and, for contrast, one long window (`sample_latents(frames=L)` + decode, which the model
-  was never trained for); a least-squares line for each.
+  was never trained for); a least-squares line for each. Peak memory is the process's high-water mark during
+  the call (VmHWM, reset after a warm-up window) and its growth over the resident memory before the call.
 """
 from __future__ import annotations
 
@@ -307,23 +308,44 @@ def group_repeat(pipe, args) -> dict:
     return out
 
 
+def memory_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak since start or since reset_peak) of this process, MiB (Linux); else ru_maxrss,
+    which other systems have but which outlives exec (a child would report its parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Reset VmHWM to the current RSS (Linux: clear_refs 5), so the next peak is the next call's own."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def cost_child(args) -> None:
     """In a fresh process: the CPU seconds and peak RSS of one call of args.cost_child frames; prints JSON."""
     torch.set_num_threads(args.threads)
     pipe = load(args)
     kind, frames = args.cost_kind, args.cost_child
     pipe(COST_PROMPT, seed=0, **sampling(args))  # warm-up: one plain window
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset_peak()
+    before = memory_mib("VmRSS")
     c0, w0 = time.process_time(), time.perf_counter()
     if kind == "windows":
         video = pipe(COST_PROMPT, frames=frames, seed=0, **sampling(args))
     else:
         video = pipe.vae.decode_latents(pipe.sample_latents(COST_PROMPT, frames=frames, seed=0, **sampling(args)))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = memory_mib("VmHWM")
     assert video.shape[1] == frames
-    print(json.dumps({"frames": frames, "cpu_s": cpu, "wall_s": wall, "peak_rss_mib": after / 1024,
-                      "peak_rss_growth_mib": (after - before) / 1024}))
+    print(json.dumps({"frames": frames, "cpu_s": cpu, "wall_s": wall, "rss_before_mib": before, "peak_rss_mib": after,
+                      "peak_rss_growth_mib": after - before}))
 
 
 def fit(xs, ys) -> dict:
@@ -352,10 +374,12 @@ def group_cost(args) -> dict:
             row["cpu_s_per_frame"] = row["cpu_s"] / frames
             rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
             print(f"  cost {kind:10s} {frames:4d} frames: {row['cpu_s']:7.1f} s CPU, "
-                  f"{row['cpu_s_per_frame']:.3f} s/frame, peak {row['peak_rss_mib']:.0f} MiB", flush=True)
+                  f"{row['cpu_s_per_frame']:.3f} s/frame, peak {row['peak_rss_mib']:.0f} MiB "
+                  f"(+{row['peak_rss_growth_mib']:.1f} MiB over the RSS before the call)", flush=True)
         lengths = [r["frames"] for r in rows]
         out[kind] = {"rows": rows, "cpu_s_fit": fit(lengths, [r["cpu_s"] for r in rows]),
-                     "peak_rss_fit": fit(lengths, [r["peak_rss_mib"] for r in rows])}
+                     "peak_rss_fit": fit(lengths, [r["peak_rss_mib"] for r in rows]),
+                     "peak_growth_fit": fit(lengths, [r["peak_rss_growth_mib"] for r in rows])}
     return {"kinds": out}
 
 
@@ -389,10 +413,13 @@ def table(results: dict) -> None:
                   f"{r['one_window']['pass_rate']:.0%} (windows {r['one_window']['windows']:.0%}) of {r['prompts']}")
     if "cost" in g:
         for kind, r in g["cost"]["kinds"].items():
-            f, m = r["cpu_s_fit"], r["peak_rss_fit"]
+            f, m = r["cpu_s_fit"], r["peak_growth_fit"]
             print(f"{'cost ' + kind:26s}: CPU s = {f['intercept']:.2f} + {f['slope_per_frame']:.4f} x frames "
                   f"(r2 {f['r2']}), {f['ratio_last_first']}x for {f['length_ratio']}x frames; peak RSS "
-                  f"{r['rows'][0]['peak_rss_mib']:.0f} -> {r['rows'][-1]['peak_rss_mib']:.0f} MiB")
+                  f"{r['rows'][0]['peak_rss_mib']:.0f} -> {r['rows'][-1]['peak_rss_mib']:.0f} MiB, growth during "
+                  f"the call {r['rows'][0]['peak_rss_growth_mib']:.1f} -> "
+                  f"{r['rows'][-1]['peak_rss_growth_mib']:.1f} MiB "
+                  f"({m['slope_per_frame'] * 1024:.1f} KiB/frame)")
 
 
 def parse_args(argv=None):
