@@ -15,7 +15,8 @@ is drawn window by window:
    16 frames must not start at the left edge. The first window of each shot is therefore drawn until its
    first frame shows a state from which the whole shot fits the canvas (`world.sample_story` with that
    start: the world's planner), at most `attempts` times.
-4. At `cut to` nothing carries over: the next window is drawn from text alone.
+4. At `cut to` nothing carries over: the next window is drawn from text alone, and its first frame is the
+   boundary frame (the frame that shows the cut; the window before it gives 16 frames).
 
 Cost grows linearly with length: every window is one 17-frame sample, whatever came before.
 
@@ -59,7 +60,8 @@ def check_image(image, height: int, width: int) -> torch.Tensor:
 
 
 def _fits(plan: world.StoryPlan, start, height: int, width: int) -> str | None:
-    """None if the shot `plan` fits the canvas from `start` (ObjectStates), else why not."""
+    """None if `plan` fits the canvas from `start` (ObjectStates; None: from some start the world's planner
+    finds), else why not."""
     try:
         world.sample_story(np.random.default_rng(0), plan, height, width, start=start)
         return None
@@ -120,6 +122,10 @@ class StoryTeller:
         plan, pieces = parse_story(prompt), split_story(prompt)
         if image is not None:
             self.check_start(plan, pieces, image)
+        else:
+            why = _fits(plan, None, self.height, self.width)
+            if why is not None:
+                raise PromptError(f"{prompt!r} cannot be told: {why}")
         frames = []  # the windows, each without the boundary frame it shares with the next
         for k, (piece, new_shot) in enumerate(tqdm(pieces, disable=not progress, desc="segments")):
             if k == 0 and image is not None:
@@ -145,7 +151,7 @@ class StoryTeller:
             seen = " and ".join(f"a {s.colour} {s.shape}" for s in states) or "no object"
             raise PromptError(f"the image shows {seen}, but the prompt's first segment asks for "
                               + " and ".join(f"a {c} {sh}" for sh, c, _ in shot.segments[0]))
-        why = _fits(shot, states, self.height, self.width)
+        why = _fits(plan, states, self.height, self.width)  # the first shot from the image, later shots afresh
         if why is not None:
             raise PromptError(f"from the image, {why}")
 
@@ -163,23 +169,16 @@ class StoryTeller:
 
 def repeated_story(prompt: str, frames: int) -> str:
     """A single prompt asked for `frames` = 16n + 1 frames -> the story of n segments of it, if it can fit."""
-    if (frames - 1) % SEGMENT or frames < 1:
-        raise ValueError(f"frames must be 16n + 1 (17, 33, 49, 65, ...), got {frames}")
+    integer = isinstance(frames, (int, np.integer)) and not isinstance(frames, bool)
+    if not integer or frames < SEGMENT + 1 or (frames - 1) % SEGMENT:
+        raise ValueError(f"frames must be an integer 16n + 1 (17, 33, 49, 65, ...), got {frames!r}")
     parse_prompt(prompt)
     segments = (frames - 1) // SEGMENT
     chinese = any("\u3400" <= ch <= "\u9fff" for ch in prompt)
     story = ("，然後" if chinese else ", then ").join([prompt] * segments)
     plan = parse_story(story)
-    why = _fits_any(plan)
+    why = _fits(plan, None, world.DEFAULT_HEIGHT, world.DEFAULT_WIDTH)
     if why is not None:
         raise PromptError(f"{prompt!r} cannot go on for {frames} frames: {why}")
     return story
 
-
-def _fits_any(plan: world.StoryPlan) -> str | None:
-    """None if some start state fits the story on the default canvas, else why not (the world's planner)."""
-    try:
-        world.sample_story(np.random.default_rng(0), plan)
-        return None
-    except world.StoryError as e:
-        return str(e)
