@@ -153,7 +153,7 @@ cells = [
     failed = [s for s in long_scores[65]["per_story"] if not s["passed"]]
     for s in failed[:3]:
         print(f"{LONG_PROMPTS[s['index']]!r}, 65 frames:", "; ".join(s["errors"][:3]))
-    show_video(small(long_clips[65][:2]), [f"{p} (one 65-frame window)" for p in LONG_PROMPTS[:2]], scale=3)
+    show_video(small(long_clips[65][:2]), [f"{p} (one 65-frame window)" for p in LONG_PROMPTS[:2]], scale=2)
     """),
     md("""
     Read the three lines together. At 17 frames the model is at home. At 33 and 65 frames the same network, the
@@ -452,7 +452,7 @@ cells = [
               f"colour error {colour_error[:, k].mean():5.1f} | area ratio {area_ratio[:, k].mean():.2f}")
     """),
     code("""
-    show_video(small(drifted[:2]), [f"{p[:70]}..." for p in drift_prompts[:2]], scale=3)
+    show_video(small(drifted[:2]), [f"{p[:50]}..." for p in drift_prompts[:2]], scale=2)
     """),
     md("""
     Read the curves against the length. A window's own chance of passing says whether the model copes with what
@@ -489,6 +489,9 @@ cells = [
         one, windows = pass_flops(tokens), (frames - 1) // 16 * window.total
         print(f"{frames:6d} {tokens:19,d} {one.total / 1e6:18,.0f} {one.attention / one.total:16.0%} "
               f"{windows / 1e6:24,.0f} {one.total / windows:6.2f}")
+    tokens65 = (1 + 64 // 4) * PER_FRAME
+    print(f"65 frames at 20 guided steps (40 passes): one window {patching.sampling_cost(tokens65, 40):,} token "
+          f"evaluations, four windows {4 * patching.sampling_cost(F * PER_FRAME, 40):,}")
     """),
     md("""
     At our size the MLP dominates and one long window costs about what the chain costs (the chain even re-draws
@@ -506,8 +509,11 @@ cells = [
           f"of video, at any length")
     """),
     md("""
-    (The one-window timings include the VAE; the windows also encode their given frame; both are small next to the
-    DiT. The per-second figure of one window grows with length; the chain's stays flat.)
+    Both include the text encoder and the VAE (the windows also encode their given frame). At our size one long
+    window is no dearer per second of video than the chain, often cheaper: the fixed costs of a call are shared by
+    more frames, and attention is a small share of a pass. The FLOP table says where that turns: once attention
+    dominates a pass, one window's cost per second grows with its length while the chain's stays flat. Section 10
+    shows the benchmark's measurement up to 129 frames.
 
     Now at Sora's size. Lesson 08's estimate, `patching.PRESETS["sora-like-60-frames"]`: 60 frames of 512 × 512,
     an SD-style VAE, 2 × 2 patches: about 60k tokens, × 20 steps ≈ 1.2M token evaluations. At that size attention is
@@ -553,8 +559,9 @@ cells = [
     ## 7 · Planning: leave room for the rest of the story
 
     A window that sees only its own prompt does not know what comes next. *A red square moves left, then the red
-    square moves left* needs 2 × 16 frames × at least 0.8 px of travel to the left, more than the 32-pixel canvas
-    offers: the world's planner (`world.sample_story`) refuses it, naming the segment. Other stories fit, but only
+    square moves left* needs 2 × 16 frames × at least 0.8 px = 25.6 px of travel to the left, plus the square's own
+    width, more than the 32-pixel canvas offers: the world's planner (`world.sample_story`) refuses it, naming the
+    segment. Other stories fit, but only
     from some starts: *a green circle moves down, then the green circle bounces* needs the circle to end its first
     segment at least 10 px above the floor, so it must start high; a first window drawn from *a green circle moves
     down* alone starts it anywhere.
