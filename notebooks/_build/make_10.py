@@ -356,7 +356,7 @@ cells = [
 
     Every window starts from a frame the previous window drew, decoded to pixels and encoded again: whatever the
     previous window got slightly wrong (a colour a little off, an edge a little soft, a size a pixel too big) is
-    the next window's truth. Errors can only accumulate; the question is how fast. FramePack and VACE users report
+    the next window's truth. Errors can accumulate; the question is how fast. FramePack and VACE users report
     colours shifting segment by segment from exactly this decode → re-encode loop, and the small noise on given
     frames (section 3) is the usual remedy.
 
@@ -461,14 +461,15 @@ cells = [
     colour and area curves show the drift itself: whether the object's colour walks away from the world's colour and
     its size creeps as it passes through the VAE and the sampler again and again. With 8 stories each point is an
     average of 8 windows (one window is 12 percentage points), so read the trend, not the wiggles;
-    `benchmarks/long_video.py` measures the same curve on many more stories (section 9).
+    `benchmarks/long_video.py` measures the same curve on more stories (section 10).
 
     ## 6 · The cost: one long window against sliding windows
 
     One window of T frames has 1 + (T − 1)/4 latent frames of 16 tokens each (8 × 8 latent cells, 2 × 2 patches).
     With full attention, every pass costs attention ∝ N² plus projections and MLP ∝ N (lesson 08). A chain of
     17-frame windows costs the same per window, whatever the length: linear in the number of segments. Counted with
-    `patching.dit_flops` for the shipped DiT, one guided pass per latent (the ratio is the same for every step):
+    `patching.dit_flops` for the shipped DiT, per DiT pass (a sample is a fixed number of passes, so the ratios hold
+    for whole samples):
     """),
     code("""
     # NBVAL_CHECK_OUTPUT
@@ -494,11 +495,12 @@ cells = [
           f"evaluations, four windows {4 * patching.sampling_cost(F * PER_FRAME, 40):,}")
     """),
     md("""
-    At our size the MLP dominates and one long window costs about what the chain costs (the chain even re-draws
-    each shared boundary frame's latent). Attention catches up as the clip grows: by a thousand frames it is most of
-    a pass, and one window costs several times the chain, a factor that keeps growing with the length. Measured seconds per second of video (at the
-    8 frames per second our GIFs play), from the timings above on this machine: the one-window clips of section 1
-    (batches of 6) and the chained windows of section 5 (batches of 8, a window adds 16 frames):
+    At our size the MLP dominates and one long window costs about what the chain costs (each window of the chain
+    also carries its given first latent frame through every pass). Attention catches up as the clip grows: by a
+    thousand frames it is most of a pass, and one window costs several times the chain, a factor that keeps growing
+    with the length. Measured seconds per second of video (at the 8 frames per second our GIFs play), from the
+    timings above on this machine: the one-window clips of section 1 (batches of 6) and the chained windows of
+    section 5 (batches of 8, a window adds 16 frames):
     """),
     code("""
     FPS = 8
@@ -550,19 +552,19 @@ cells = [
     """),
     md("""
     60 s is 3.75× the length of 16 s; in one window it costs about 13× as much (attention, by then almost all of a
-    pass, grows with the square of the length), as a chain 3.75×. Memory tells the same story: attention over 370k tokens is out of reach without tricks, a
-    chain's memory does not grow at all. That is why long-video systems generate in windows or in chunks with
-    a bounded context (FramePack compresses the past into a fixed budget; Diffusion Forcing and causal video
-    models attend to the past through a cache), and why a length like 16 or 60 seconds is a cost decision as
-    much as a quality one. The price of windows is the drift of section 5: a window sees only the frame it is given.
+    pass, grows with the square of the length), as a chain 3.75×. Memory tells the same story: attention over 370k
+    tokens is out of reach without tricks, while a chain's memory does not grow with the length at all. That is why
+    long-video systems generate in windows or in chunks with a bounded context (FramePack compresses the past into
+    a fixed budget; Diffusion Forcing and causal video models attend to the past through a cache), and why a
+    length like 16 or 60 seconds is a cost decision as much as a quality one. The price of windows is the drift of
+    section 5: a window sees only the frame it is given.
 
     ## 7 · Planning: leave room for the rest of the story
 
     A window that sees only its own prompt does not know what comes next. *A red square moves left, then the red
     square moves left* needs 2 × 16 frames × at least 0.8 px = 25.6 px of travel to the left, plus the square's own
     width, more than the 32-pixel canvas offers: the world's planner (`world.sample_story`) refuses it, naming the
-    segment. Other stories fit, but only
-    from some starts: *a green circle moves down, then the green circle bounces* needs the circle to end its first
+    segment. Other stories fit, but only from some starts: *a green circle moves down, then the green circle bounces* needs the circle to end its first
     segment at least 10 px above the floor, so it must start high; a first window drawn from *a green circle moves
     down* alone starts it anywhere.
     """),
@@ -806,7 +808,7 @@ cells = [
 
     ## 10 · The shipped model on many stories
 
-    `benchmarks/long_video.py` measures the shipped model on hundreds of stories (3 and 4 segments, English and
+    `benchmarks/long_video.py` measures the shipped model on many more stories (3 and 4 segments, English and
     Chinese, held-out combinations, two shots, image-to-video, per-segment curves, time and memory against length)
     and writes `benchmarks/results/long_video.json`. If the file is in this checkout, its headline numbers:
     """),
@@ -844,8 +846,8 @@ cells = [
     """),
     md("""
     Compare the benchmark's per-segment curve with the one of section 5 (the benchmark's stories start from text,
-    so its first window is planned, and it draws more of them), and the cost per frame with section 6: window by
-    window it stays flat, one long window's grows with the length.
+    so its first window is planned, and it draws more of them), and the cost per frame with section 6's FLOP count:
+    flat for the chain; for one long window, rising as attention's share of a pass grows.
 
     ## Recap
 
@@ -857,8 +859,8 @@ cells = [
       small level where it is given), a loss masked to the drawn frames, and a sampler that keeps the given frames:
       one DiT does text-to-video, image-to-video and extension.
     - The **extension loop**: each window starts from the last frame so far and adds 16 frames. Errors compound:
-      per-window failures multiply into story failures and the object drifts a little with every re-encode; measure
-      it per segment.
+      per-window failures multiply into story failures, and whatever a window gets wrong is the next one's start;
+      measure it per segment (colour, size, the evaluator's verdict).
     - **Cost**: a chain of windows is linear in length; one window's attention grows with the square of it. At
       Sora's size, 60 s in one window costs ~13× what 16 s does, and ~9× a chain of 5-second windows.
     - **Planning**: a shot's first window must leave room for the rest; the world's planner checks it and the
