@@ -108,11 +108,11 @@ cells = [
     code("""
     ROOT = find_shipped("data/t2v/shapes").parents[2]  # the repository checkout: data/, benchmarks/results/
     pipe = TextToVideo.from_pretrained(device=device)
-    STEPS = 12  # Euler steps per window (recommended: pipe.defaults["steps"])
+    STEPS = pipe.defaults["steps"]  # sampler steps per window: the recommended count
     LEVEL = pipe.given_level  # the time given frames are seen at, in training and sampling
     Z, F, H, W = pipe.latent_size(17)  # one window's latent: channels, latent frames, height, width
     print(f"given frames seen at time {LEVEL} | window: 17 frames -> latent {Z}x{F}x{H}x{W} | "
-          f"sampling: {dict(pipe.defaults, steps=STEPS)}")
+          f"sampling: {pipe.defaults}")
     """),
     md("""
     ## 1 · Past the training length: one long window
@@ -132,9 +132,11 @@ cells = [
     code("""
     rng = np.random.default_rng(10)
     LASTING = ("rotates clockwise", "rotates counterclockwise", "bounces", "stays still")
-    lasting = [c for c in world.split_combinations("train") if c[2] in LASTING]
-    LONG_PROMPTS = [world.caption(world.sample_object(rng, *lasting[i]))
-                    for i in sorted(rng.choice(len(lasting), 6, replace=False))]
+    LONG_PROMPTS = []
+    for motion in LASTING:  # two prompts per motion, from the combinations the model was trained on
+        lasting = [c for c in world.split_combinations("train") if c[2] == motion]
+        LONG_PROMPTS += [world.caption(world.sample_object(rng, *lasting[i]))
+                         for i in sorted(rng.choice(len(lasting), 2, replace=False))]
 
     long_clips, long_scores, long_seconds = {}, {}, {}
     for frames in (17, 33, 65):
@@ -499,7 +501,7 @@ cells = [
     also carries its given first latent frame through every pass). Attention catches up as the clip grows: by a
     thousand frames it is most of a pass, and one window costs several times the chain, a factor that keeps growing
     with the length. Measured seconds per second of video (at the 8 frames per second our GIFs play), from the
-    timings above on this machine: the one-window clips of section 1 (batches of 6) and the chained windows of
+    timings above on this machine: the one-window clips of section 1 (batches of 8) and the chained windows of
     section 5 (batches of 8, a window adds 16 frames):
     """),
     code("""
@@ -652,7 +654,8 @@ cells = [
     A first window drawn from its own prompt leaves room only as often as its random start happens to, and then
     the story is lost before the second window is drawn: no later window can fix a circle that is already too low
     to bounce. With the planner the first window is redrawn until it fits, and if a draw leaves room with
-    probability p, eight draws all fail with probability (1 − p)^8. This is the simplest form of giving each
+    probability p, eight draws all fail with probability (1 − p)^8; where the model rarely draws a start with room
+    (p small: see which shots above), eight draws are not enough either. This is the simplest form of giving each
     window what it needs to know of the rest of the story; the alternatives condition the window on the whole
     story (a planner network, or the later segments' captions), which costs training.
 
@@ -738,7 +741,7 @@ cells = [
     segment drawn from its last frame. Start from an image or a prompt, then pick the next segment's motion and
     press *extend*; each press draws one window, whatever the length so far (the cost of section 6, linear). The
     same object carries on; a motion that cannot fit from where the object is gets a clear refusal. (Below the
-    widget, a fixed three-segment example.)
+    widget, a fixed three-segment example, started from a frame drawn at the top right.)
     """),
     code("""
     story_state = {"clip": None, "prompts": []}
@@ -787,8 +790,10 @@ cells = [
     display(widgets.VBox([widgets.HBox([look_w, start_w]), widgets.HBox([next_w, extend_w]), story_out]))
     """),
     code("""
-    example, told_so_far = pipe("a purple square rotates clockwise", steps=STEPS, seed=0)[0], ["rotates clockwise"]
-    for k, motion in enumerate(("moves down", "bounces"), start=1):
+    start_frame = drawn_frame("square", "purple", 22, 8)  # top right: room to move down, then left
+    example = pipe("a purple square rotates clockwise", image=start_frame, steps=STEPS, seed=0)[0]
+    told_so_far = ["rotates clockwise"]
+    for k, motion in enumerate(("moves down", "moves left"), start=1):
         try:
             example = pipe.extend(example, f"a purple square {motion}", steps=STEPS, seed=k)
             told_so_far.append(motion)
@@ -801,7 +806,8 @@ cells = [
     show_video(small(example), EXAMPLE, scale=3)
     """),
     md("""
-    The whole story at once is `pipe(EXAMPLE)`: it plans the first window (section 7) and extends the rest; a
+    The whole story at once is `pipe(EXAMPLE, image=start_frame)`; from text alone, `pipe(EXAMPLE)` plans the first
+    window (section 7) and extends the rest; a
     `; cut to` starts a new shot, drawn from text, with nothing carried over. From a shell:
     `minivid generate "a red circle moves left, then the red circle moves up; cut to a blue square bounces" --out
     story.gif`, or `--image first.png` to start from a frame.
