@@ -806,8 +806,8 @@ cells = [
     own) and [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) (steps, guidance), and
     measure with `python benchmarks/t2v_benchmark.py`. The course map is in the [notebooks README](README.md).
 
-    Previous: [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) · Next: lesson 10, Long
-    videos (coming)
+    Previous: [08 · Samplers and inference compute](08_samplers_and_inference_compute.ipynb) · Next: [10 · Long
+    videos](10_long_videos.ipynb)
     """),
 ]
 
