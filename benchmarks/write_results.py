@@ -19,6 +19,7 @@ while the adherence files were measured on another model than data/t2v/shapes.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import re
@@ -45,6 +46,9 @@ SOURCES = {
     "gallery": f"{RESULTS}/combination_gallery.json",
     "notebooks": f"{RESULTS}/notebooks.json",
     "strip": f"{RESULTS}/readme_strip.json",
+    "long": f"{RESULTS}/long_video.json",
+    "fault_injection": f"{RESULTS}/fault_injection.json",
+    "story_evaluator": f"{RESULTS}/story_evaluator.json",
 }
 
 # Commands for the files that do not record their own.
@@ -317,6 +321,72 @@ def hour_section() -> list[str]:
     return lines + ["", src("hour", command("hour")), ""]
 
 
+def long_section() -> list[str]:
+    d = load("long")
+    g, t = d["groups"], d["targets"]
+    seed = lambda name: g[name]["by_seed"]["seed 0"]  # noqa: E731
+    one, two, img, curve = seed("one_shot"), seed("two_shot"), seed("image"), seed("curve")
+    rows = [f"| {cell} | {v['stories']} | {pct(v['pass_rate'])} | {pct(v['window_rate'])} | {pct(v['identity'])} |"
+            for cell, v in one["cells"].items()]
+    cost = g["cost"]["kinds"]
+    lines = [
+        "## Long videos",
+        "",
+        f"`{g['one_shot']['model']['path']}` (sha256 {g['one_shot']['model']['sha256'][:12]}...), stories told window by "
+        "window (`minivid/story.py`), judged by `minivid.evaluate.story_adherence` (every 17-frame window against its "
+        "segment, identity, continuity, shots), seed 0, the checkpoint's sampling.",
+        "",
+        "| one shot | stories | pass | windows pass | identity |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| all (target {pct(t['one_shot'], 0)}) | {one['all']['stories']} | **{pct(one['all']['pass_rate'])}** | "
+        f"{pct(one['all']['window_rate'])} | {pct(one['all']['identity'])} |",
+        "",
+        f"- Two shots (`cut to`): {pct(two['all']['pass_rate'])} of {two['all']['stories']} stories (target "
+        f"{pct(t['two_shot'], 0)}).",
+        f"- Image-to-video from {img['clips']} rendered first frames: adherence {pct(img['adherence'])} (target "
+        f"{pct(t['image_adherence'], 0)}), first frame {img['psnr_first_frame_db']['mean']:.1f} dB mean, "
+        f"{img['psnr_first_frame_db']['min']:.1f} dB min (target {t['image_psnr_db']:g}), object within 1 px of where the "
+        f"image put it in {pct(img['centre_distance_px']['share_within_1px'])}.",
+        f"- Windows passing by segment, {curve['stories']} eight-segment stories: "
+        + " / ".join(pct(x, 0) for x in curve["window_pass_by_segment"]) + ".",
+        f"- Compute per frame, one thread, window by window: {cost['windows']['rows'][0]['cpu_s_per_frame']:.3f} s at "
+        f"{cost['windows']['rows'][0]['frames']} frames, {cost['windows']['rows'][-1]['cpu_s_per_frame']:.3f} s at "
+        f"{cost['windows']['rows'][-1]['frames']} (linear fit r² {cost['windows']['cpu_s_fit']['r2']:.3f}); peak memory "
+        f"{cost['windows']['rows'][0]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][0]['frames']} frames, "
+        f"{cost['windows']['rows'][-1]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][-1]['frames']}.",
+        "",
+        src("long", g["one_shot"]["command"]),
+        "",
+    ]
+    return lines
+
+
+def bad_input_rows() -> int:
+    """The rows of tests/test_bad_inputs.py's table, counted by the test module itself."""
+    spec = importlib.util.spec_from_file_location("bad_inputs", ROOT / "tests" / "test_bad_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.table_rows()
+
+
+def reliability_section() -> list[str]:
+    fi, ev = load("fault_injection"), load("story_evaluator")
+    return [
+        "## Reliability and the story evaluator",
+        "",
+        f"- Fault injection: {fi['kills']} kills at chosen points of training, export, caching and naming; "
+        f"{fi['exact_resumes']} of {fi['resumes']} resumes exact; files lost: {fi['files_lost']}. "
+        + src("fault_injection", fi.get("command", "python benchmarks/fault_injection.py")),
+        f"- Story evaluator on rendered stories: {pct(ev['ground_truth']['pass_rate'])} of "
+        f"{ev['ground_truth']['stories']} pass; on deliberately broken ones, {pct(ev['broken']['fail_rate'])} of "
+        f"{ev['broken']['stories']} fail. " + src("story_evaluator", ev.get("command", "python benchmarks/story_evaluator.py")),
+        f"- Bad input: {bad_input_rows()} bad inputs across the API, the CLI, sidecars and damaged files, each a "
+        "named error or a correct video (`pytest tests/test_bad_inputs.py`).",
+        "",
+    ]
+
+
 def vae_section() -> list[str]:
     d = load("vae")
     p, ev, tr = d["psnr_db"], d["evaluator_agreement"], d["training"]
@@ -419,7 +489,8 @@ def results_md() -> str:
         "",
     ]
     parts = [head, model_section(), adherence_section(), sweep_section(), text_section(), speed_section(),
-             hour_section(), vae_section(), world_section(), lessons_section(), strip_section()]
+             hour_section(), long_section(), vae_section(), world_section(), reliability_section(), lessons_section(),
+             strip_section()]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 

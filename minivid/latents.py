@@ -2,7 +2,7 @@
 
 On a 2-core CPU the VAE encoder costs more than a DiT step, and every DiT step
 would pay it again for clips it has seen before. So stage 2 of training
-(`python -m minivid.train cache-latents`, or `train t2v` on its first run)
+(`python -m minivid.train cache-latents`, or `train t2v` when its cache is missing)
 renders N ShapesWorld clips, encodes them with the VAE once and stores the
 posterior means, scaled to unit variance, in one verified checkpoint (kind
 "latents", `minivid/checkpoint.py`): the DiT then reads a tensor instead of

@@ -1,7 +1,7 @@
 """What every training run shares: its directory, its checks, its loop.
 
 A run directory belongs to one run. While it trains, the run holds a lock on
-`.lock` in it (a second run into the same `--out` is refused); a fresh run
+`.lock` in it (a second process training into the same `--out` is refused); a new run
 (without `--resume`) refuses a directory that already holds another run's
 states, snapshots, config or log; and `--resume` continues only a run whose
 config and inputs (the files it depends on, by sha256) are unchanged.
