@@ -354,7 +354,8 @@ def long_section() -> list[str]:
         f"{cost['windows']['rows'][0]['frames']} frames, {cost['windows']['rows'][-1]['cpu_s_per_frame']:.3f} s at "
         f"{cost['windows']['rows'][-1]['frames']} (linear fit r² {cost['windows']['cpu_s_fit']['r2']:.3f}); peak memory "
         f"{cost['windows']['rows'][0]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][0]['frames']} frames, "
-        f"{cost['windows']['rows'][-1]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][-1]['frames']}.",
+        f"{cost['windows']['rows'][-1]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][-1]['frames']} "
+        f"(`{g['cost']['command']}`).",
         "",
         src("long", g["one_shot"]["command"]),
         "",

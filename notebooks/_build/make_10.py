@@ -337,12 +337,13 @@ clips, half of them from text alone, half with their first
     STORY = "a red square rotates clockwise, then the red square moves down, then the red square rotates counterclockwise"
     truth = world.sample_story(0, text.parse_story(STORY))  # a start from which the whole story fits
     image = world.render_story(truth)[0]  # its first frame: 3 h w
-    told = pipe(STORY, image=image, steps=STEPS, seed=0)[0]  # seed 0: the teller's windows use seeds 0, 8, 16
+    told = pipe(STORY, image=image, steps=STEPS, seed=0)[0]  # window k's noise: seeds.window_seed(0, 0, k)
     teller = story.StoryTeller(pipe, steps=STEPS)
+    from minivid.seeds import window_seed  # the seed of window k of prompt 0 of a call
 
 
     def draw_window(k, prompt, first):
-        return teller.window(prompt, story.segment_seed(0, k), first=teller.encode(first))
+        return teller.window(prompt, window_seed(0, 0, k), first=teller.encode(first))
 
 
     if loop_ok:
@@ -658,7 +659,7 @@ clips, half of them from text alone, half with their first
     planned, used = [], []
     for i, (plan, first) in enumerate(zip(plans, firsts)):
         counting = CountingTeller(pipe, steps=STEPS)
-        planned.append(room(plan, counting.first_window(plan, first, seed=i, k=0)[0]))
+        planned.append(room(plan, counting.first_window(plan, first, seed=i, index=0, k=0)[0]))
         used.append(counting.draws)
     for s, v, p, u in zip(SHOTS, verdicts, planned, used):
         print(f"{s[:56]:56s}... from text: room {np.mean(v == 'room'):4.0%}, no room {np.mean(v == 'no room'):4.0%}, "
