@@ -520,7 +520,7 @@ def headline_block() -> str:
         ("train VAE + DiT from scratch, rotations narrowed: held-out adherence",
          f"{pct(first['heldout']['overall'])} after {first['total_seconds'] / 60:.0f} min" if first else "not reached",
          "t2v_monitor.py"),
-        ("all ten lessons, each in a fresh kernel", f"{nb['total_seconds'] / 60:.1f} min", "notebook_timings.py"),
+        (f"all {len(nb['lessons'])} lessons, each in a fresh kernel", f"{nb['total_seconds'] / 60:.1f} min", "notebook_timings.py"),
     ]
     lines = ["| measured on the 2-core CPU | | script |", "|---|---|---|"]
     lines += [f"| {what} | {value} | [`{script}`](benchmarks/{script}) |" for what, value, script in rows]
