@@ -5,40 +5,9 @@
 
 Edit the lesson here, not in the .ipynb, then regenerate and re-execute.
 """
-import sys
 from pathlib import Path
 
-from nb import BADGE, code, md, write
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-try:  # the one set-up cell of every lesson
-    from sync_setup_cell import SETUP
-except ImportError:
-    SETUP = '''# Setup, the same in every lesson (tools/sync_setup_cell.py writes it). On Colab: clone the course (the shipped
-# checkpoints live in its data/ folder) and install minivid from the clone; Colab's own torch and numpy stay.
-# Locally, `pip install -e ".[dev]"` from the repository root has done it already.
-import os
-import subprocess
-import sys
-
-REPO_URL, CLONE = 'https://github.com/minivid/minivid', '/content/minivid'
-if "google.colab" in sys.modules:
-    if not os.path.exists(CLONE):
-        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, CLONE], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", CLONE], check=True)
-    sys.path.insert(0, CLONE)  # this running kernel sees the editable install at once
-    os.chdir(os.path.join(CLONE, "notebooks"))  # lessons find data/ above the working directory
-
-import numpy as np
-import torch
-
-import minivid
-from minivid.device import default_device
-
-device = default_device()  # CUDA, then Apple's MPS, then the CPU: where every lesson computes
-if device.type == "cpu":
-    torch.set_num_threads(1)  # small models: one thread is fastest on a CPU, and polite on a shared machine
-print(f"minivid {minivid.__version__} | torch {torch.__version__} | numpy {np.__version__} | device: {device}")'''
+from nb import BADGE, SETUP, code, md, write  # SETUP: the one set-up cell, from tools/sync_setup_cell.py
 
 NAME = "10_long_videos.ipynb"
 
@@ -95,10 +64,10 @@ cells = [
         return (video * 32).round() / 32
     """),
     md("""
-    ## The shipped model
+    ## The long-video model
 
     The long-video model, `data/t2v/long`, is the shipped DiT of lesson 07 trained on for one more run on 17-frame
-clips, half of them from text alone, half with their first
+    clips, half of them from text alone, half with their first
     latent frame **given**: a clean frame the network sees and does not have to draw (section 3 builds this). Its
     sidecar records the noise level those given frames were seen at; a checkpoint without it can only do
     text-to-video, and the long-video calls below would refuse it with a clear error.
