@@ -12,12 +12,9 @@ is drawn window by window:
    four under the segment's own prompt (`sampling.given_frames`). Each window sees only its own caption.
 2. An image is the same thing at segment 0: `pipe(prompt, image=img)` starts the story from it.
 3. A window that sees only its own prompt does not know what comes next: a square that will move left for
-   16 frames must not start at the left edge, nor may the segment before it end there. So every window is
-   drawn until the objects in its frames leave room for the rest of its shot: a shot's first window until its
-   first frame does (the whole shot must fit from there), and every window but a shot's last until its last
-   frame does (the segments after it must fit from there). The world's planner (`world.sample_story` with that
-   start) answers, reading the frame's objects with `evaluate.image_state`; at most `PLAN_ATTEMPTS` draws a
-   window, the first draw kept when none fits.
+   16 frames must not start at the left edge. The first window of each shot is therefore drawn until its
+   first frame shows a state from which the whole shot fits the canvas (`world.sample_story` with that
+   start: the world's planner), at most `attempts` times.
 4. At `cut to` nothing carries over: the next window is drawn from text alone, and its first frame is the
    boundary frame (the frame that shows the cut; the window before it gives 16 frames).
 
@@ -37,7 +34,7 @@ from .seeds import window_seed
 from .text import PromptError, parse_prompt, parse_story, split_story
 
 SEGMENT = world.SEGMENT_STEP  # frames a segment adds after the first
-PLAN_ATTEMPTS = 8  # draws of a window, at most, until its frames leave room for the rest of its shot
+PLAN_ATTEMPTS = 8  # draws of a shot's first window, at most, until it leaves room for the rest of the shot
 
 
 def window_prompt(segment: str) -> str:
@@ -79,13 +76,11 @@ def _matches(states, plan: world.StoryPlan) -> bool:
 class StoryTeller:
     """Draws windows with a `TextToVideo` pipeline that was trained with given frames."""
 
-    def __init__(self, pipe, steps=None, guidance=None, sampler=None, shift=None, autoguidance=None,
-                 attempts: int | None = None):
+    def __init__(self, pipe, steps=None, guidance=None, sampler=None, shift=None, autoguidance=None):
         if pipe.given_level is None:
             raise ValueError("this checkpoint was not trained with given frames, so it cannot start from an image, "
                              "extend a clip or tell a story; use a checkpoint trained with --story-clips / --image-prob")
         self.pipe = pipe
-        self.attempts = PLAN_ATTEMPTS if attempts is None else attempts  # 1: every window drawn once, unplanned
         self.sampling = dict(steps=steps, guidance=guidance, sampler=sampler, shift=shift, autoguidance=autoguidance)
         _, self.height, self.width = pipe.canvas
 
@@ -106,28 +101,19 @@ class StoryTeller:
         latents = self.pipe.sample_latents([window_prompt(prompt)], seed=seed, given=given, **self.sampling)
         return self.pipe.vae.decode_latents(latents).float().cpu()[0]
 
-    def planned_window(self, shot: world.StoryPlan, prompt: str, seed: int, index: int, k: int,
-                       first: torch.Tensor | None = None) -> torch.Tensor:
-        """Window k of a story, the first segment of `shot` (the segments left in its shot), redrawn until it
-        leaves room for the rest: from text (`first` None) its first frame must fit the whole shot, and where
-        segments follow, its last frame must fit them. At most `attempts` draws; none fits: the first draw."""
-        rest = world.StoryPlan(shot.segments[1:]) if len(shot.segments) > 1 else None
-        kept = None
-        for attempt in range(self.attempts):
-            clip = self.window(prompt, window_seed(seed, index, k, attempt), first)
-            kept = clip if kept is None else kept
-            if (first is not None or self.leaves_room(clip[0], shot)) and \
-                    (rest is None or self.leaves_room(clip[-1], rest)):
+    def first_window(self, plan: world.StoryPlan, prompt: str, seed: int, index: int, k: int) -> torch.Tensor:
+        """The first window of a shot drawn from text: redrawn until its first frame leaves room for the shot."""
+        first = None
+        for attempt in range(PLAN_ATTEMPTS):
+            clip = self.window(prompt, window_seed(seed, index, k, attempt))
+            first = clip if first is None else first
+            try:
+                states = image_state(clip[0])
+            except ValueError:
+                continue
+            if _matches(states, plan) and _fits(plan, states, self.height, self.width) is None:
                 return clip
-        return kept
-
-    def leaves_room(self, frame: torch.Tensor, plan: world.StoryPlan) -> bool:
-        """True if `frame` (3, H, W) shows the objects `plan` starts with, placed so that all of it fits."""
-        try:
-            states = image_state(frame)
-        except ValueError:  # an object no shape fits
-            return False
-        return _matches(states, plan) and _fits(plan, states, self.height, self.width) is None
+        return first  # none left room: the first draw, which the evaluator will judge
 
     def tell(self, prompt: str, seed: int = 0, image: torch.Tensor | None = None, progress: bool = False,
              index: int = 0):
@@ -140,15 +126,15 @@ class StoryTeller:
             why = _fits(plan, None, self.height, self.width)
             if why is not None:
                 raise PromptError(f"{prompt!r} cannot be told: {why}")
-        shots = [stop for _, stop in plan.shots]
         frames = []  # the windows, each without the boundary frame it shares with the next
         for k, (piece, new_shot) in enumerate(tqdm(pieces, disable=not progress, desc="segments")):
-            shot = world.StoryPlan(plan.segments[k:next(s for s in shots if s > k)])  # this segment to its shot's end
             if k == 0 and image is not None:
-                first = self.encode(image)
-            else:  # a new shot is drawn from text, and the boundary frame belongs to it
-                first = None if new_shot else self.encode(last)
-            clip = self.planned_window(shot, piece, seed, index, k, first)
+                clip = self.window(piece, window_seed(seed, index, k), self.encode(image))
+            elif new_shot:  # the boundary frame belongs to the new shot
+                stop = next((j for j in range(k + 1, len(pieces)) if pieces[j][1]), len(pieces))
+                clip = self.first_window(world.StoryPlan(plan.segments[k:stop]), piece, seed, index, k)
+            else:
+                clip = self.window(piece, window_seed(seed, index, k), self.encode(last))
             frames.append(clip[:-1])
             last = clip[-1]
         return torch.cat([*frames, last[None]])

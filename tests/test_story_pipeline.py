@@ -58,7 +58,7 @@ def test_an_infeasible_story_prompt_is_refused_naming_the_segment(pipe):
         pipe("a red circle moves left, then a blue square moves up", steps=STEPS)
 
 
-@pytest.mark.parametrize("frames,why", [(34, r"an integer 16n \+ 1"), (33.0, "an integer"), (16, r"1 \+ a multiple of 4"),
+@pytest.mark.parametrize("frames,why", [(34, r"an integer 16n \+ 1"), (33.0, "an integer"), (16, "1 \+ a multiple of 4"),
                                         (True, "an integer")])
 def test_frames_that_are_not_an_integer_16n_plus_1_are_a_clear_error(pipe, frames, why):
     with pytest.raises(ValueError, match=f"frames must be {why}"):
@@ -133,67 +133,31 @@ def test_a_checkpoint_without_given_frames_refuses_long_videos(text_only):
 
 
 class Stub:
-    """Stands in for StoryTeller.window: returns the clips it was given, one per call, and records the seeds and
-    whether a first frame was given."""
+    """Stands in for StoryTeller.window: returns the clips it was given, one per call, and records the seeds."""
 
     def __init__(self, clips):
-        self.clips, self.seeds, self.given = list(clips), [], []
+        self.clips, self.seeds = list(clips), []
 
     def __call__(self, prompt, seed, first=None):
+        assert first is None  # a shot's first window is drawn from text
         self.seeds.append(seed)
-        self.given.append(first is not None)
         return self.clips[min(len(self.seeds), len(self.clips)) - 1]
 
 
-def still(shape="square", colour="red", x=16.0, y=16.0):
-    """A 17-frame clip of one object standing at (x, y)."""
-    return first_frame(shape, colour, "stays still", x=x, y=y)[None].expand(17, -1, -1, -1)
-
-
-def test_a_shots_first_window_is_redrawn_until_its_first_frame_leaves_room_for_the_shot(pipe, monkeypatch):
+def test_first_window_redraws_until_the_first_frame_leaves_room_for_the_shot(pipe, monkeypatch):
     plan = parse_story("a red square moves left, then the red square moves up")
     good = world.render(world.sample_story(0, plan).segments[0])
-    no_room, wrong = still(x=6.0), still("circle", "blue")  # at the left edge; other objects
+    no_room = first_frame("square", "red", "stays still", x=6.0)[None].expand(17, -1, -1, -1)  # left edge
+    wrong = first_frame("circle", "blue", "stays still")[None].expand(17, -1, -1, -1)
     teller = story.StoryTeller(pipe, steps=STEPS)
     stub = Stub([no_room, wrong, good])
     monkeypatch.setattr(teller, "window", stub)
-    assert teller.planned_window(plan, "a red square moves left", seed=5, index=0, k=0) is good
-    assert stub.seeds == [window_seed(5, 0, 0, a) for a in range(3)] and stub.given == [False] * 3
+    assert teller.first_window(plan, "a red square moves left", seed=5, index=0, k=0) is good
+    assert stub.seeds == [window_seed(5, 0, 0, a) for a in range(3)]
     stub = Stub([no_room])  # nothing leaves room: the first draw, after PLAN_ATTEMPTS tries
     monkeypatch.setattr(teller, "window", stub)
-    assert teller.planned_window(plan, "a red square moves left", seed=5, index=0, k=0) is no_room
+    assert teller.first_window(plan, "a red square moves left", seed=5, index=0, k=0) is no_room
     assert len(stub.seeds) == story.PLAN_ATTEMPTS
-
-
-def test_a_window_is_redrawn_until_its_last_frame_leaves_room_for_the_segments_after_it(pipe, monkeypatch):
-    shot = parse_story("a red square stays still, then the red square moves left")  # segment 2 needs room left
-    first = pipe.vae.encode_clips(still()[None, :1])
-    ends_left, ends_middle = still(x=6.0), still(x=20.0)
-    teller = story.StoryTeller(pipe, steps=STEPS)
-    stub = Stub([ends_left, ends_middle])
-    monkeypatch.setattr(teller, "window", stub)
-    assert teller.planned_window(shot, "a red square stays still", seed=3, index=1, k=2, first=first) is ends_middle
-    assert stub.seeds == [window_seed(3, 1, 2, a) for a in range(2)] and stub.given == [True, True]
-    last = world.StoryPlan(shot.segments[1:])  # the shot's last segment: nothing after it, drawn once
-    stub = Stub([ends_left])
-    monkeypatch.setattr(teller, "window", stub)
-    assert teller.planned_window(last, "a red square moves left", seed=3, index=1, k=3, first=first) is ends_left
-    assert len(stub.seeds) == 1
-    unplanned = story.StoryTeller(pipe, steps=STEPS, attempts=1)  # every window drawn once
-    stub = Stub([ends_left, ends_middle])
-    monkeypatch.setattr(unplanned, "window", stub)
-    assert unplanned.planned_window(shot, "a red square stays still", seed=3, index=1, k=2, first=first) is ends_left
-
-
-def test_a_story_redraws_only_the_window_that_leaves_no_room(pipe, monkeypatch):
-    prompt = "a red square stays still, then the red square stays still, then the red square moves left"
-    teller = story.StoryTeller(pipe, steps=STEPS)
-    stub = Stub([still(x=20.0), still(x=6.0), still(x=20.0), still(x=20.0)])  # window 2's first draw ends left
-    monkeypatch.setattr(teller, "window", stub)
-    video = teller.tell(prompt, seed=4)
-    assert video.shape == (49, 3, 32, 32)
-    assert stub.seeds == [window_seed(4, 0, 0), window_seed(4, 0, 1), window_seed(4, 0, 1, 1), window_seed(4, 0, 2)]
-    assert stub.given == [False, True, True, True]
 
 
 def test_same_seed_same_story(pipe):

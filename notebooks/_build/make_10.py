@@ -33,7 +33,7 @@ cells = [
       with the number of segments;
     - the **cost** of one long window with full attention against sliding windows: tokens, FLOPs and seconds per
       second of video, from our 80-token clips to a Sora-sized 60-second one;
-    - why every window must **leave room** for the rest of its shot, and how a planner fixes it;
+    - why a shot's first window must **leave room** for the rest of the story, and how a planner fixes it;
     - **image-to-video** from a frame you draw, and a widget to write a story segment by segment.
 
     Runs top to bottom in two or three minutes on a laptop CPU; every clip is seeded, so the numbers reproduce.
@@ -300,15 +300,14 @@ cells = [
 
     `story.StoryTeller` is minivid's loop, and `pipe(story_prompt, image=frame)` calls it. Here a three-segment
     story from a rendered first frame; `teller.window` draws one window, `teller.encode` makes a frame a 1-frame
-    latent. Once your loop passes, it must give minivid's teller's clip exactly, with its planning off
-    (`attempts=1`: every window drawn once; section 7 turns planning on):
+    latent. Once your loop passes, it must give the pipeline's clip exactly:
     """),
     code("""
     STORY = "a red square rotates clockwise, then the red square moves down, then the red square rotates counterclockwise"
     truth = world.sample_story(0, text.parse_story(STORY))  # a start from which the whole story fits
     image = world.render_story(truth)[0]  # its first frame: 3 h w
-    teller = story.StoryTeller(pipe, steps=STEPS, attempts=1)
-    told = teller.tell(STORY, seed=0, image=image)  # window k's noise: seeds.window_seed(0, 0, k)
+    told = pipe(STORY, image=image, steps=STEPS, seed=0)[0]  # window k's noise: seeds.window_seed(0, 0, k)
+    teller = story.StoryTeller(pipe, steps=STEPS)
     from minivid.seeds import window_seed  # the seed of window k of prompt 0 of a call
 
 
@@ -318,8 +317,8 @@ cells = [
 
     if loop_ok:
         mine = my_extension_loop(draw_window, text.segment_prompts(STORY), image)
-        assert torch.equal(mine, told), "your loop and minivid's teller differ"
-        print("your extension loop == story.StoryTeller(pipe, attempts=1).tell(story, image=...) ✓")
+        assert torch.equal(mine, told), "your loop and the pipeline differ"
+        print("your extension loop == pipe(story, image=...) ✓")
     verdict = evaluate.story_adherence(told[None], [STORY])["per_story"][0]
     print(f"{tuple(told.shape)}: story {'passes' if verdict['passed'] else 'fails'}",
           "; ".join(verdict["errors"][:3]))
@@ -577,12 +576,13 @@ cells = [
     print(f"of 200 rendered starts for 'a green circle moves down', {fit} leave room for the bounce after it")
     """),
     md("""
-    `story.StoryTeller.planned_window` uses the planner: it draws a shot's first window from text, reads the
-    objects in its first frame (`evaluate.image_state`), and asks the world whether the whole shot fits from there
+    `story.StoryTeller.first_window` uses the planner: it draws a shot's first window from text, reads the objects
+    in its first frame (`evaluate.image_state`), and asks the world whether the whole shot fits from there
     (`world.sample_story(start=...)`); if not, it draws again with the next seed, at most `story.PLAN_ATTEMPTS`
-    times. Measured on shots whose first segment can leave no room: first windows drawn from text alone (16 draws
-    per shot, in one batch), then the teller's planned first window for each. A draw whose first frame shows other
-    objects than the shot's is a different miss (the model's, not the plan's) and is counted apart:
+    times. Later windows need nothing of the kind: they start where the story is. Measured on shots whose first
+    segment can leave no room: first windows drawn from text alone (16 draws per shot, in one batch), then the
+    teller's planned first window for each. A draw whose first frame shows other objects than the shot's is a
+    different miss (the model's, not the plan's) and is counted apart:
     """),
     code("""
     SHOTS = ["a green circle moves down, then the green circle bounces",
@@ -628,7 +628,7 @@ cells = [
     planned, used = [], []
     for i, (plan, first) in enumerate(zip(plans, firsts)):
         counting = CountingTeller(pipe, steps=STEPS)
-        planned.append(room(plan, counting.planned_window(plan, first, seed=i, index=0, k=0)[0]))
+        planned.append(room(plan, counting.first_window(plan, first, seed=i, index=0, k=0)[0]))
         used.append(counting.draws)
     for s, v, p, u in zip(SHOTS, verdicts, planned, used):
         print(f"{s[:56]:56s}... from text: room {np.mean(v == 'room'):4.0%}, no room {np.mean(v == 'no room'):4.0%}, "
@@ -643,32 +643,9 @@ cells = [
     the story is lost before the second window is drawn: no later window can fix a circle that is already too low
     to bounce. With the planner the first window is redrawn until it fits, and if a draw leaves room with
     probability p, eight draws all fail with probability (1 − p)^8; where the model rarely draws a start with room
-    (p small: see which shots above), eight draws are not enough either.
-
-    Every later window has the same problem at its other end: a square that moves right for 16 frames at its own
-    speed may stop too close to the edge for the next segment's move. So the teller also reads each window's
-    **last** frame and redraws the window (the same given first frame, the next seed) until the segments after it
-    fit from there. Measured on the same shots, told from text with planning off (`attempts=1`) and on: the
-    windows after the first whose start leaves no room for the rest of their shot, and the windows drawn:
-    """),
-    code("""
-    def no_room_starts(video, plan):
-        \"\"\"How many windows k >= 1 start from a frame that leaves no room for segments k.. of the shot.\"\"\"
-        return sum(room(world.StoryPlan(plan.segments[k:]), video[16 * k]) != "room"
-                   for k in range(1, len(plan.segments)))
-
-
-    for attempts in (1, story.PLAN_ATTEMPTS):
-        counting = CountingTeller(pipe, steps=STEPS, attempts=attempts)
-        bad = [no_room_starts(counting.tell(s, seed=2), plan) for s, plan in zip(SHOTS, plans)]
-        print(f"attempts={attempts}: windows that start with no room {sum(bad)} of "
-              f"{sum(len(p.segments) - 1 for p in plans)}, windows drawn {counting.draws}")
-    """),
-    md("""
-    This is the simplest form of giving each window what it needs to know of the rest of the story: a planner
-    outside the model, paid for in redraws (the cost of a story is no longer exactly linear in its length, but it
-    is bounded by `PLAN_ATTEMPTS` windows a segment). The alternatives condition the window on the whole story (a
-    planner network, or the later segments' captions), which costs training.
+    (p small: see which shots above), eight draws are not enough either. This is the simplest form of giving each
+    window what it needs to know of the rest of the story; the alternatives condition the window on the whole
+    story (a planner network, or the later segments' captions), which costs training.
 
     ## 8 · Image-to-video from a frame you draw
 
@@ -863,7 +840,7 @@ cells = [
     """),
     md("""
     Compare the benchmark's per-segment curve with the one of section 5 (the benchmark's stories start from text,
-    and its windows are planned, and it draws more of them), and the cost per frame with section 6's FLOP count:
+    so its first window is planned, and it draws more of them), and the cost per frame with section 6's FLOP count:
     flat for the chain; for one long window, rising as attention's share of a pass grows.
 
     ## Recap
@@ -880,8 +857,8 @@ cells = [
       measure it per segment (colour, size, the evaluator's verdict).
     - **Cost**: a chain of windows is linear in length; one window's attention grows with the square of it. At
       Sora's size, 60 s in one window costs ~13× what 16 s does, and ~9× a chain of 5-second windows.
-    - **Planning**: every window must leave room for the rest of its shot, at its first frame (a shot's first
-      window) and at its last; the world's planner checks it and the teller redraws until it does.
+    - **Planning**: a shot's first window must leave room for the rest; the world's planner checks it and the
+      teller redraws until it does.
 
     Previous: [09 · Evaluation](09_evaluation.ipynb)
     """),
