@@ -78,7 +78,7 @@ export MINIVID_REQUIRE_BROWSER=1
 export MINIVID_ARTIFACTS=$ARTIFACTS
 TEST_START=$(now)
 set +e
-"$PYTHON" -m pytest tests/browser -m browser -v -s "$@"
+"$PYTHON" -m pytest tests/browser -m browser -n 0 -v -s "$@"
 rc=$?
 set -e
 echo "=== test: $(elapsed "$TEST_START") s (exit $rc); total $(elapsed "$START") s"
