@@ -42,7 +42,7 @@ def pipe(tiny):
 # ----------------------------------------------------------------------------
 # The API: TextToVideo.__call__ / from_pretrained
 
-CLIP = torch.rand(1, 17, 3, 32, 32)
+CLIP = torch.rand(1, 17, 3, 32, 32, generator=torch.Generator().manual_seed(0))  # seeded: test ids show it
 API = [  # (keyword arguments of pipe(...), expected exception or OK, message pattern)
     *[({"steps": v}, ValueError, r"steps must be an integer in \[1, 1000\]")
       for v in (0, -1, 1001, 10**20, 2.5, "3", True, NAN, [2])],
