@@ -23,15 +23,8 @@ NAN, INF = float("nan"), float("inf")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.manual_seed(0)
-    dit = build_dit("tiny", 8)
-    with torch.no_grad():
-        for p in dit.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("t2v") / "tiny"
-    export_t2v(dit, path, T2VTrainConfig(preset="tiny"), (8, 5, 8, 8))
-    return path
+def tiny(tiny_t2v):
+    return tiny_t2v
 
 
 @pytest.fixture(scope="module")

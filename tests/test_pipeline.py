@@ -15,16 +15,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data/t2v/shapes"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A randomly initialised tiny DiT (weights perturbed so the output depends on the prompt), exported."""
-    torch.manual_seed(0)
-    dit = build_dit("tiny", 8)
-    with torch.no_grad():
-        for p in dit.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("t2v") / "tiny"
-    export_t2v(dit, path, T2VTrainConfig(preset="tiny"), (8, 5, 8, 8))
-    return path
+def tiny(tiny_t2v):
+    return tiny_t2v
 
 
 @pytest.fixture(scope="module")
