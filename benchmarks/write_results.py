@@ -47,6 +47,7 @@ SOURCES = {
     "notebooks": f"{RESULTS}/notebooks.json",
     "strip": f"{RESULTS}/readme_strip.json",
     "long": f"{RESULTS}/long_video.json",
+    "long_v1": f"{RESULTS}/long_v1.json",
     "fault_injection": f"{RESULTS}/fault_injection.json",
     "story_evaluator": f"{RESULTS}/story_evaluator.json",
 }
@@ -359,8 +360,30 @@ def long_section() -> list[str]:
         "",
         src("long", g["one_shot"]["command"]),
         "",
+        *long_v1_rows(),
     ]
     return lines
+
+
+def long_v1_rows() -> list[str]:
+    """The text-to-video targets on the long-video model, beside the shipped model's (same benchmark, seeds)."""
+    shipped, long = load("adherence")["adherence"], load("long_v1")
+    rows = []
+    for key, label, target in GROUPS:
+        a, b = shipped[key]["model"], long["adherence"][key]["model"]
+        rows.append(f"| {label} | {pct(target, 0)} | {pct(a['overall'])} | {pct(b['overall'])}"
+                    f"{'' if b['overall'] >= target else ' (not met)'} |")
+    return [
+        f"Text-to-video on the long-video model: the {len(GROUPS)} adherence targets, three seeds, recommended "
+        "sampler, beside the shipped model:",
+        "",
+        "| group | target | `data/t2v/shapes` | `data/t2v/long` |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        src("long_v1", command("long_v1", long, "adherence")),
+        "",
+    ]
 
 
 def bad_input_rows() -> int:

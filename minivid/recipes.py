@@ -74,7 +74,6 @@ SHAPES_T2V = [  # each continues the one before it (init_from); stop_at: the run
 ]
 LONG_T2V = {**CPU_TOKENS, "cache_clips": 10000, "data_seed": 7, "story_clips": 8000, "image_prob": 0.25,
             "given_level": 0.03, "steps": 5000, "seed": 18, "threads": 1}
-LONG_STOP = 2500  # the long run's schedule is 5,000 steps; data/t2v/long is its EMA at this step
 HOUR_T2V = {"cache_clips": 12000, "batch_size": 64, "steps": 7500, "lr": 1e-3, "timestep_shift": 3.0,
             "rotation_weight": 3.0, "rotation_start": "canonical", "rotation_speed": 15.0, "text_aux_weight": 1.0,
             "bf16": True, "compile": True, "threads": 1}
@@ -95,7 +94,7 @@ RECIPES = {
         "stages": [*SHAPES_VAE,
                    *({"name": f"t2v-{i:02d}", "kind": "t2v", "continue": i > 1, **s}
                      for i, s in enumerate(SHAPES_T2V, start=1)),
-                   {"name": "t2v-long", "kind": "t2v", "continue": True, "config": LONG_T2V, "stop_at": LONG_STOP},
+                   {"name": "t2v-long", "kind": "t2v", "continue": True, "config": LONG_T2V},
                    {"name": "weak", "kind": "weak", "run": "t2v-01"},
                    {"name": "name-weak", "kind": "name-weak", "model": "t2v-long", "weak": "weak",
                     "sampling": {"autoguidance": 1.0, "guidance": 3.0}}],

@@ -812,7 +812,8 @@ cells = [
         print("benchmarks/results/long_video.json is not in this checkout: `python benchmarks/long_video.py` makes it")
     else:
         bench = json.loads(bench_file.read_text(encoding="utf-8"))
-        groups, measured = bench.get("groups", {}), bench.get("model", {})
+        groups = bench.get("groups", {})
+        measured = groups.get("one_shot", {}).get("model", {})  # each group records the model it measured
         print(f"{bench_file.name}: model sha256 {str(measured.get('sha256'))[:12]}... (loaded here: "
               f"{pipe.meta.get('sha256', '?')[:12]}...), sampling {measured.get('sampling')}")
         for name in ("one_shot", "two_shot"):
