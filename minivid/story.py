@@ -121,7 +121,7 @@ class StoryTeller:
         prompt's place in its call (its windows' noise depends on seed and index only)."""
         plan, pieces = parse_story(prompt), split_story(prompt)
         if image is not None:
-            self.check_start(plan, pieces, image)
+            self.check_start(plan, image)
         else:
             why = _fits(plan, None, self.height, self.width)
             if why is not None:
@@ -131,7 +131,7 @@ class StoryTeller:
             if k == 0 and image is not None:
                 clip = self.window(piece, window_seed(seed, index, k), self.encode(image))
             elif new_shot:  # the boundary frame belongs to the new shot
-                stop = next((j for j in range(k + 1, len(pieces)) if pieces[j][1]), len(pieces))
+                stop = next(stop for first, stop in plan.shots if first == k)
                 clip = self.first_window(world.StoryPlan(plan.segments[k:stop]), piece, seed, index, k)
             else:
                 clip = self.window(piece, window_seed(seed, index, k), self.encode(last))
@@ -139,14 +139,13 @@ class StoryTeller:
             last = clip[-1]
         return torch.cat([*frames, last[None]])
 
-    def check_start(self, plan: world.StoryPlan, pieces, image: torch.Tensor) -> None:
+    def check_start(self, plan: world.StoryPlan, image: torch.Tensor) -> None:
         """A clear error unless the image shows the first shot's objects with room for the whole shot."""
         try:
             states = image_state(image)
         except ValueError as e:
             raise ValueError(f"cannot read the image's objects: {e}") from None
-        stop = next((j for j in range(1, len(pieces)) if pieces[j][1]), len(pieces))
-        shot = world.StoryPlan(plan.segments[:stop])
+        shot = world.StoryPlan(plan.segments[:plan.shots[0][1]])
         if not _matches(states, shot):
             seen = " and ".join(f"a {s.colour} {s.shape}" for s in states) or "no object"
             raise PromptError(f"the image shows {seen}, but the prompt's first segment asks for "
@@ -162,7 +161,7 @@ class StoryTeller:
             raise PromptError(f"extend takes one segment's prompt, got {len(pieces)} segments; "
                               "extend once per segment")
         last = check_image(video[-1], self.height, self.width)[0]
-        self.check_start(parse_story(prompt), pieces, last)
+        self.check_start(parse_story(prompt), last)
         clip = self.window(pieces[0][0], window_seed(seed, index, len(video) // SEGMENT), self.encode(last))
         return torch.cat([video.float().cpu(), clip[1:]])
 
