@@ -1,8 +1,6 @@
 import pytest
 import torch
 
-from minivid.train import T2VTrainConfig, build_dit, export_t2v
-
 
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
@@ -18,6 +16,7 @@ def one_torch_thread():
 def tiny_t2v(tmp_path_factory):
     """A randomly initialised tiny DiT (weights perturbed so the output depends on the prompt), exported: a
     checkpoint for tests of the pipeline and its errors that need no trained model."""
+    from minivid.train import T2VTrainConfig, build_dit, export_t2v
     torch.manual_seed(0)
     dit = build_dit("tiny", 8)
     with torch.no_grad():

@@ -23,13 +23,8 @@ NAN, INF = float("nan"), float("inf")
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_t2v):
-    return tiny_t2v
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny):
-    return TextToVideo.from_pretrained(tiny, device="cpu")
+def pipe(tiny_t2v):
+    return TextToVideo.from_pretrained(tiny_t2v, device="cpu")
 
 
 # ----------------------------------------------------------------------------
@@ -100,10 +95,10 @@ def test_api_prompts(pipe, prompts, expected, message):
 
 @pytest.mark.parametrize("device,message", [("cuda", "not available"), ("cuda:7", "not available"),
                                             ("tpu", "unknown device"), ("", "unknown device"), (7, "must be a name")])
-def test_api_devices(tiny, monkeypatch, device, message):
+def test_api_devices(tiny_t2v, monkeypatch, device, message):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match=message):
-        TextToVideo.from_pretrained(tiny, device=device)
+        TextToVideo.from_pretrained(tiny_t2v, device=device)
 
 
 # ----------------------------------------------------------------------------
@@ -160,15 +155,15 @@ RAW = [  # (edit of the sidecar's text, message pattern)
 ]
 
 
-def _copy(tiny, dst: Path) -> Path:
-    for src in checkpoint_paths(tiny):
+def _copy(tiny_t2v, dst: Path) -> Path:
+    for src in checkpoint_paths(tiny_t2v):
         (dst.parent / (dst.name + src.suffix)).write_bytes(src.read_bytes())
     return dst
 
 
 @pytest.mark.parametrize("edit,message", SIDECAR)
-def test_sidecar_fields(tiny, tmp_path, edit, message):
-    path = _copy(tiny, tmp_path / "x")
+def test_sidecar_fields(tiny_t2v, tmp_path, edit, message):
+    path = _copy(tiny_t2v, tmp_path / "x")
     meta = json.loads(checkpoint_paths(path)[1].read_text())  # the JSON form: the edit must survive write_meta
     edit(meta)
     body = {k: v for k, v in meta.items() if k != "sidecar_sha256"}
@@ -179,8 +174,8 @@ def test_sidecar_fields(tiny, tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("edit,message", RAW)
-def test_sidecar_text(tiny, tmp_path, edit, message):
-    path = _copy(tiny, tmp_path / "x")
+def test_sidecar_text(tiny_t2v, tmp_path, edit, message):
+    path = _copy(tiny_t2v, tmp_path / "x")
     js = checkpoint_paths(path)[1]
     js.write_text(edit(js.read_text()))
     with pytest.raises(CheckpointError, match=message):
@@ -224,8 +219,8 @@ FILES = [  # (damage to the weights or the sidecar file, message pattern)
 
 
 @pytest.mark.parametrize("damage,message", FILES)
-def test_damaged_files(tiny, tmp_path, damage, message):
-    path = _copy(tiny, tmp_path / "x")
+def test_damaged_files(tiny_t2v, tmp_path, damage, message):
+    path = _copy(tiny_t2v, tmp_path / "x")
     damage(*checkpoint_paths(path))
     with pytest.raises(CheckpointError, match=message):
         TextToVideo.from_pretrained(path, device="cpu")
@@ -262,11 +257,11 @@ CLI = [
 
 
 @pytest.mark.parametrize("argv", CLI, ids=lambda a: " ".join(a)[:60])
-def test_cli_user_errors_are_one_line_and_status_2(tiny, tmp_path, monkeypatch, capsys, argv):
+def test_cli_user_errors_are_one_line_and_status_2(tiny_t2v, tmp_path, monkeypatch, capsys, argv):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     if argv[0] == "generate" and "--model" not in argv:
-        argv = argv + ["--model", str(tiny)]
+        argv = argv + ["--model", str(tiny_t2v)]
     if "--out" not in argv and argv[0] != "cost" and len(argv) > 1:
         argv = argv + ["--out", str(tmp_path / "x.gif")]
     try:
@@ -283,8 +278,8 @@ def test_cli_user_errors_are_one_line_and_status_2(tiny, tmp_path, monkeypatch, 
     (lambda d: _copy_and(d, lambda st, js: js.write_text('{"format": "minivid-checkpoint", "kind": "t2v"}')), "'version'"),
     (lambda d: _copy_and(d, lambda st, js: js.write_text(js.read_text().replace('"heads": 2', '"heads": 4'))), "edited"),
 ])
-def test_cli_bad_checkpoints(tiny, tmp_path, capsys, make, message):
-    globals()["_TINY"] = tiny
+def test_cli_bad_checkpoints(tiny_t2v, tmp_path, capsys, make, message):
+    globals()["_TINY"] = tiny_t2v
     make(tmp_path)
     assert cli(["generate", PROMPT, "--model", str(tmp_path / "x"), "--out", str(tmp_path / "x.gif")]) == 2
     err = capsys.readouterr().err.strip()

@@ -15,13 +15,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data/t2v/shapes"
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_t2v):
-    return tiny_t2v
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny):
-    return TextToVideo.from_pretrained(tiny, device="cpu")
+def pipe(tiny_t2v):
+    return TextToVideo.from_pretrained(tiny_t2v, device="cpu")
 
 
 def test_output_shape_range_and_languages(pipe):
@@ -84,8 +79,8 @@ def test_bad_prompts_fail_clearly(pipe):
         pipe("a red circle rotates clockwise", steps=2)  # a circle cannot visibly rotate
 
 
-def test_corrupt_missing_and_mismatched_checkpoints(tiny, tmp_path):
-    st, js = checkpoint_paths(tiny)
+def test_corrupt_missing_and_mismatched_checkpoints(tiny_t2v, tmp_path):
+    st, js = checkpoint_paths(tiny_t2v)
     for name in ("corrupt", "wrongvae", "nofile"):
         (tmp_path / f"{name}.safetensors").write_bytes(st.read_bytes())
         (tmp_path / f"{name}.json").write_text(js.read_text())
@@ -103,16 +98,16 @@ def test_corrupt_missing_and_mismatched_checkpoints(tiny, tmp_path):
     with pytest.raises(CheckpointError, match="missing"):
         TextToVideo.from_pretrained(tmp_path / "nofile")
     with pytest.raises(CheckpointError):
-        TextToVideo.from_pretrained(tiny, vae_path=tmp_path / "no-such-vae")
+        TextToVideo.from_pretrained(tiny_t2v, vae_path=tmp_path / "no-such-vae")
 
 
-def test_noise_is_drawn_per_prompt_and_a_correlated_noise_record_is_refused(tiny, pipe, tmp_path):
+def test_noise_is_drawn_per_prompt_and_a_correlated_noise_record_is_refused(tiny_t2v, pipe, tmp_path):
     from minivid.pipeline import noise_for
 
     shape = pipe.latent_size(17)
     g = torch.Generator().manual_seed(3 * 1_000_003 + 1)  # what noise_for(1, seed 3) draws, by hand
     assert torch.equal(noise_for(1, 3, shape, "cpu"), torch.randn(shape, generator=g))
-    st, js = checkpoint_paths(tiny)
+    st, js = checkpoint_paths(tiny_t2v)
     (tmp_path / "mixed.safetensors").write_bytes(st.read_bytes())  # the sidecar's sha256 is of the weights alone
     (tmp_path / "mixed.json").write_text(js.read_text())
     write_meta(tmp_path / "mixed", {**json.loads(js.read_text()), "noise_correlation": 0.5})
@@ -120,7 +115,7 @@ def test_noise_is_drawn_per_prompt_and_a_correlated_noise_record_is_refused(tiny
         TextToVideo.from_pretrained(tmp_path / "mixed", device="cpu")
 
 
-def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
+def test_autoguidance_with_a_weaker_model(tiny_t2v, pipe, tmp_path, capsys):
     """A weaker model named by the sidecar or given when loading; the guided velocity checked by hand."""
     from minivid import sampling
     from minivid.pipeline import noise_for
@@ -132,7 +127,7 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
         for p in weak_dit.parameters():
             p.add_(0.05 * torch.randn_like(p))
     export_t2v(weak_dit, tmp_path / "weak", T2VTrainConfig(preset="tiny"), (8, 5, 8, 8))
-    ag = TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "weak")
+    ag = TextToVideo.from_pretrained(tiny_t2v, device="cpu", weak_path=tmp_path / "weak")
     prompts = ["a red circle moves left", "a blue square rotates clockwise"]
     plain = pipe.sample_latents(prompts, steps=3, seed=2)
     assert ag.defaults["autoguidance"] == 0 and torch.equal(ag.sample_latents(prompts, steps=3, seed=2), plain)
@@ -151,7 +146,7 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
     torch.testing.assert_close(latents, x, atol=1e-5, rtol=0)
 
     # named in the sidecar (`python -m minivid.train name-weak`; its sha256 checked) with a recommended weight
-    for st, js in [checkpoint_paths(tiny)]:
+    for st, js in [checkpoint_paths(tiny_t2v)]:
         (tmp_path / "main.safetensors").write_bytes(st.read_bytes())
         (tmp_path / "main.json").write_text(js.read_text())
     name_weak_model(tmp_path / "main", tmp_path / "weak", autoguidance=1.5)
@@ -181,32 +176,32 @@ def test_autoguidance_with_a_weaker_model(tiny, pipe, tmp_path, capsys):
     weak_meta["vae"]["sha256"] = "1" * 64
     write_meta(tmp_path / "weak", weak_meta)
     with pytest.raises(CheckpointError, match="other latents"):
-        TextToVideo.from_pretrained(tiny, device="cpu", weak_path=tmp_path / "weak")
+        TextToVideo.from_pretrained(tiny_t2v, device="cpu", weak_path=tmp_path / "weak")
     with pytest.raises(ValueError, match="other latents"):
         name_weak_model(tmp_path / "main", tmp_path / "weak")
 
 
-def test_naming_a_weak_model_alone_leaves_the_sampling_settings_as_they_were(tiny, tmp_path):
-    st, js = checkpoint_paths(tiny)
+def test_naming_a_weak_model_alone_leaves_the_sampling_settings_as_they_were(tiny_t2v, tmp_path):
+    st, js = checkpoint_paths(tiny_t2v)
     (tmp_path / "main.safetensors").write_bytes(st.read_bytes())
     meta = json.loads(js.read_text())
     del meta["sampling"]  # a sidecar that recommends nothing: the pipeline's built-in defaults apply
     (tmp_path / "main.json").write_text(js.read_text())
     write_meta(tmp_path / "main", meta)
-    name_weak_model(tmp_path / "main", tiny)  # any t2v checkpoint on the same latents may be the weaker one
+    name_weak_model(tmp_path / "main", tiny_t2v)  # any t2v checkpoint on the same latents may be the weaker one
     named = json.loads((tmp_path / "main.json").read_text())
     assert named["weak"]["sha256"] == meta["sha256"] and "sampling" not in named
 
 
-def test_cli_generate_writes_a_gif(tiny, tmp_path, capsys):
+def test_cli_generate_writes_a_gif(tiny_t2v, tmp_path, capsys):
     out = tmp_path / "clip.gif"
-    assert cli(["generate", "a red circle moves left", "--model", str(tiny), "--out", str(out), "--steps", "2"]) == 0
+    assert cli(["generate", "a red circle moves left", "--model", str(tiny_t2v), "--out", str(out), "--steps", "2"]) == 0
     assert out.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert "wrote" in capsys.readouterr().out
-    assert cli(["generate", "a red circel moves left", "--model", str(tiny), "--out", str(out)]) == 2
+    assert cli(["generate", "a red circel moves left", "--model", str(tiny_t2v), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "circel" in err
-    edit = ["generate", "a blue circle moves left", "--model", str(tiny), "--out", str(out), "--steps", "2"]
+    edit = ["generate", "a blue circle moves left", "--model", str(tiny_t2v), "--out", str(out), "--steps", "2"]
     assert cli(edit + ["--edit", "a red circle moves left", "--strength", "0.5"]) == 0
     assert "edited from 'a red circle moves left' at strength 0.5" in capsys.readouterr().out
     assert cli(edit + ["--strength", "0.5"]) == 2  # strength without a clip to edit
@@ -229,7 +224,7 @@ def test_the_shipped_checkpoint_loads_and_generates():
     assert plain.shape == video.shape and not torch.equal(plain, video)
 
 
-def test_paths_a_sidecar_records_are_found_from_the_checkpoint_first(tiny, tmp_path, monkeypatch):
+def test_paths_a_sidecar_records_are_found_from_the_checkpoint_first(tiny_t2v, tmp_path, monkeypatch):
     """Issue 42 item 9: the VAE path ("data/vae/shapes") was looked up in the working directory first, so running
     from a folder holding another data/vae/shapes failed (or used it). Now: the checkpoint's folder and those above
     it first, and the first file with the recorded sha256 wins."""
@@ -237,10 +232,10 @@ def test_paths_a_sidecar_records_are_found_from_the_checkpoint_first(tiny, tmp_p
 
     vae_src = Path(__file__).resolve().parents[1] / "data/vae/shapes"
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
-    for folder, src in ((project / "data/t2v", tiny), (project / "data/vae", vae_src)):
+    for folder, src in ((project / "data/t2v", tiny_t2v), (project / "data/vae", vae_src)):
         folder.mkdir(parents=True)
         for p in checkpoint_paths(src):
-            (folder / (("tiny" if src == tiny else "shapes") + p.suffix)).write_bytes(p.read_bytes())
+            (folder / (("tiny" if src == tiny_t2v else "shapes") + p.suffix)).write_bytes(p.read_bytes())
     VideoVAE(VAE_PRESETS["tiny"]).save_pretrained(elsewhere / "data/vae/shapes")  # another VAE, same relative path
     monkeypatch.chdir(elsewhere)
     pipe = TextToVideo.from_pretrained(project / "data/t2v/tiny", device="cpu")

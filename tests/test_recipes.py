@@ -90,7 +90,6 @@ def test_an_unknown_recipe_or_stage_is_refused():
         run_recipe("hour", "R", until="dit", dry_run=True)
 
 
-
 def test_the_long_recipe_ends_with_the_run_that_made_the_long_video_model():
     stages = stage_configs("long", "R")
     shapes = stage_configs("shapes", "R")
