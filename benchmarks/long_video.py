@@ -383,34 +383,41 @@ def group_cost(args) -> dict:
     return {"kinds": out}
 
 
+def story_line(r: dict) -> str:
+    cells = "  ".join(f"{k} {v['pass_rate']:.0%}" for k, v in r["cells"].items())
+    return (f"pass {r['all']['pass_rate']:.0%} of {r['all']['stories']} (windows {r['all']['window_rate']:.0%}, "
+            f"identity {r['all']['identity']:.0%}, continuity {r['all']['continuity']:.0%}); {cells}; windows without "
+            f"room {r['windows_without_room']['share']:.0%}")
+
+
+def image_line(r: dict) -> str:
+    return (f"adherence {r['adherence']:.0%} of {r['clips']} (refused {r['refused']}), frame-0 PSNR mean "
+            f"{r['psnr_first_frame_db']['mean']} dB min {r['psnr_first_frame_db']['min']} dB, centre distance median "
+            f"{r['centre_distance_px']['median']} px, within 1 px {r['centre_distance_px']['share_within_1px']:.0%}")
+
+
+def curve_line(r: dict) -> str:
+    return ("window pass by segment " + " ".join(f"{p:.0%}" for p in r["window_pass_by_segment"])
+            + "; story pass by length " + " ".join(f"{m}:{p['pass_rate']:.0%}"
+                                                    for m, p in r["story_pass_by_length"].items()))
+
+
+def repeat_line(r: dict) -> str:
+    w, o = r["window_by_window"], r["one_window"]
+    return (f"pass window by window {w['pass_rate']:.0%} (windows {w['windows']:.0%}), one long window "
+            f"{o['pass_rate']:.0%} (windows {o['windows']:.0%}) of {r['prompts']}")
+
+
+TABLE = {"one_shot": ("one shot (3-4 segments)", story_line), "two_shot": ("two shots (cut to)", story_line),
+         "image": ("image-to-video", image_line), "curve": ("curve (8 segments)", curve_line),
+         "repeat": ("65 frames, one prompt", repeat_line)}  # group -> (label, its line for one seed)
+
+
 def table(results: dict) -> None:
     g = results["groups"]
-    for name, label in (("one_shot", "one shot (3-4 segments)"), ("two_shot", "two shots (cut to)")):
-        if name in g:
-            for seed, r in g[name]["by_seed"].items():
-                cells = "  ".join(f"{k} {v['pass_rate']:.0%}" for k, v in r["cells"].items())
-                print(f"{label:26s} {seed}: pass {r['all']['pass_rate']:.0%} of {r['all']['stories']} "
-                      f"(windows {r['all']['window_rate']:.0%}, identity {r['all']['identity']:.0%}, continuity "
-                      f"{r['all']['continuity']:.0%}); {cells}; windows without room "
-                      f"{r['windows_without_room']['share']:.0%}")
-    if "image" in g:
-        for seed, r in g["image"]["by_seed"].items():
-            print(f"{'image-to-video':26s} {seed}: adherence {r['adherence']:.0%} of {r['clips']} (refused "
-                  f"{r['refused']}), frame-0 PSNR mean {r['psnr_first_frame_db']['mean']} dB min "
-                  f"{r['psnr_first_frame_db']['min']} dB, centre distance median {r['centre_distance_px']['median']} "
-                  f"px, within 1 px {r['centre_distance_px']['share_within_1px']:.0%}")
-    if "curve" in g:
-        for seed, r in g["curve"]["by_seed"].items():
-            print(f"{'curve (8 segments)':26s} {seed}: window pass by segment "
-                  + " ".join(f"{p:.0%}" for p in r["window_pass_by_segment"])
-                  + "; story pass by length " + " ".join(f"{m}:{p['pass_rate']:.0%}"
-                                                          for m, p in r["story_pass_by_length"].items()))
-    if "repeat" in g:
-        for seed, r in g["repeat"]["by_seed"].items():
-            print(f"{'65 frames, one prompt':26s} {seed}: pass window by window "
-                  f"{r['window_by_window']['pass_rate']:.0%}"
-                  f" (windows {r['window_by_window']['windows']:.0%}), one long window "
-                  f"{r['one_window']['pass_rate']:.0%} (windows {r['one_window']['windows']:.0%}) of {r['prompts']}")
+    for name, (label, line) in TABLE.items():
+        for seed, r in g.get(name, {}).get("by_seed", {}).items():
+            print(f"{label:26s} {seed}: {line(r)}")
     if "cost" in g:
         for kind, r in g["cost"]["kinds"].items():
             f, m = r["cpu_s_fit"], r["peak_growth_fit"]

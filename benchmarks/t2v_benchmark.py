@@ -40,6 +40,7 @@ from minivid.evaluate import prompt_adherence
 from minivid.pipeline import DEFAULT_PATH, TextToVideo
 from minivid.text import encode_batch
 from minivid.train import build_dit, training_seconds_by_device, training_story
+from vae_benchmark import display_path  # benchmarks/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTRS = ("overall", "colour", "shape", "motion", "consistency")
@@ -236,12 +237,6 @@ def command_flags(dest: str, value, default) -> list[str]:
     return [f"--{name} {value}"]
 
 
-def rel(path: Path) -> str:
-    """`path` relative to the repository where it lies inside it."""
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=DEFAULT_PATH)
@@ -285,7 +280,7 @@ def main() -> None:
         for flag in command_flags(k, v, ap.get_default(k)))])
     out_path = Path(args.out)
     command += "" if args.model == DEFAULT_PATH else f" --model {args.model}"  # where it differs from the shipped
-    command += "" if args.out == ap.get_default("out") else f" --out {rel(out_path)}"
+    command += "" if args.out == ap.get_default("out") else f" --out {display_path(out_path)}"
     result = {"model": str(args.model),
               "model_meta": {**{k: pipe.meta.get(k) for k in ("steps_trained", "train_seconds", "sampling", "init_from")},
                              **dict(zip(("steps_total", "train_seconds_total"), training_story(pipe.meta))),

@@ -342,7 +342,8 @@ def long_section() -> list[str]:
     one, two, img, curve = seed("one_shot"), seed("two_shot"), seed("image"), seed("curve")
     rows = [f"| {cell} | {v['stories']} | {pct(v['pass_rate'])} | {pct(v['window_rate'])} | {pct(v['identity'])} |"
             for cell, v in one["cells"].items()]
-    cost = g["cost"]["kinds"]
+    windows = g["cost"]["kinds"]["windows"]
+    first, last = windows["rows"][0], windows["rows"][-1]
     lines = [
         "## Long videos",
         "",
@@ -364,12 +365,10 @@ def long_section() -> list[str]:
         f"image put it in {pct(img['centre_distance_px']['share_within_1px'])}.",
         f"- Windows passing by segment, {curve['stories']} eight-segment stories: "
         + " / ".join(pct(x, 0) for x in curve["window_pass_by_segment"]) + ".",
-        f"- Compute per frame, one thread, window by window: {cost['windows']['rows'][0]['cpu_s_per_frame']:.3f} s at "
-        f"{cost['windows']['rows'][0]['frames']} frames, {cost['windows']['rows'][-1]['cpu_s_per_frame']:.3f} s at "
-        f"{cost['windows']['rows'][-1]['frames']} (linear fit r² {cost['windows']['cpu_s_fit']['r2']:.3f}); peak memory "
-        f"{cost['windows']['rows'][0]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][0]['frames']} frames, "
-        f"{cost['windows']['rows'][-1]['peak_rss_mib']:.0f} MiB at {cost['windows']['rows'][-1]['frames']} "
-        f"(`{g['cost']['command']}`).",
+        f"- Compute per frame, one thread, window by window: {first['cpu_s_per_frame']:.3f} s at {first['frames']} "
+        f"frames, {last['cpu_s_per_frame']:.3f} s at {last['frames']} (linear fit r² {windows['cpu_s_fit']['r2']:.3f}); "
+        f"peak memory {first['peak_rss_mib']:.0f} MiB at {first['frames']} frames, {last['peak_rss_mib']:.0f} MiB at "
+        f"{last['frames']} (`{g['cost']['command']}`).",
         "",
         src("long", g["one_shot"]["command"]),
         "",
