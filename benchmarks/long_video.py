@@ -11,9 +11,10 @@ the checkpoint's recommended sampler, steps and guidance, or --steps); stories a
 
 - one_shot: 3- and 4-segment single-object stories in one shot (49 and 65 frames), English and Chinese
   (traditional and simplified), half of them drawn from the held-out combinations: the share that passes
-  the story test (`story_adherence`: every window, identity, continuity, shots), per cell; and how many
-  windows start from a state that leaves no room for the rest of their shot (`story._fits`, the world's
-  planner, on the state `image_state` reads from the window's first frame).
+  the story test (`story_adherence`: every window, identity, continuity, shots), per cell; the share of
+  windows that pass by their place in the story (window 1 is drawn from text); and how many windows start
+  from a state that leaves no room for the rest of their shot (`story._fits`, the world's planner, on the
+  state `image_state` reads from the window's first frame).
 - two_shot: 2- and 3-segment single-object stories with one `cut to`: the share that passes.
 - image: image-to-video from the first frame of random v1 scenes (one object), prompt = the scene's
   caption: v1 adherence of the 17 frames, PSNR of frame 0 against the given image, and the distance of the
@@ -133,9 +134,14 @@ def story_rows(items, verdicts, refused, clips, key) -> dict:
         for kind in (v["kinds"] if v else {"refused"}):
             kinds[kind] = kinds.get(kind, 0) + 1
     room = [no_room(c, it["prompt"]) if c is not None else [] for c, it in zip(clips, items)]
+    by_index = {}  # window k of its story (1: drawn from text) -> whether it passed, over the stories drawn
+    for v in verdicts:
+        for k, w in enumerate(v["per_window"] if v else [], start=1):
+            by_index.setdefault(str(k), []).append(w["correct"])
     windows_k1 = sum(len(parse_story(it["prompt"]).segments) - 1 - len(parse_story(it["prompt"]).cuts) for it in items)
     return {"all": summary(verdicts), "cells": {k: summary(v) for k, v in sorted(cells.items())},
             "failures_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "window_rate_by_index": {k: rate(f) for k, f in by_index.items()},
             "windows_without_room": {"windows": windows_k1, "share": round(sum(map(len, room)) / max(windows_k1, 1), 4),
                                      "in_failed_stories": sum(len(r) for r, v in zip(room, verdicts)
                                                               if not (v and v["passed"]))},
@@ -387,7 +393,8 @@ def story_line(r: dict) -> str:
     cells = "  ".join(f"{k} {v['pass_rate']:.0%}" for k, v in r["cells"].items())
     return (f"pass {r['all']['pass_rate']:.0%} of {r['all']['stories']} (windows {r['all']['window_rate']:.0%}, "
             f"identity {r['all']['identity']:.0%}, continuity {r['all']['continuity']:.0%}); {cells}; windows without "
-            f"room {r['windows_without_room']['share']:.0%}")
+            f"room {r['windows_without_room']['share']:.0%}; windows passing by index "
+            + " ".join(f"{k}: {v:.0%}" for k, v in r.get("window_rate_by_index", {}).items()))
 
 
 def image_line(r: dict) -> str:
