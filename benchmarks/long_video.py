@@ -391,10 +391,12 @@ def group_cost(args) -> dict:
 
 def story_line(r: dict) -> str:
     cells = "  ".join(f"{k} {v['pass_rate']:.0%}" for k, v in r["cells"].items())
+    by_index = r.get("window_rate_by_index")  # results kept from before it was measured lack it
+    by_index = "" if not by_index else "; windows passing by index " + " ".join(
+        f"{k}: {v:.0%}" for k, v in by_index.items())
     return (f"pass {r['all']['pass_rate']:.0%} of {r['all']['stories']} (windows {r['all']['window_rate']:.0%}, "
             f"identity {r['all']['identity']:.0%}, continuity {r['all']['continuity']:.0%}); {cells}; windows without "
-            f"room {r['windows_without_room']['share']:.0%}; windows passing by index "
-            + " ".join(f"{k}: {v:.0%}" for k, v in r.get("window_rate_by_index", {}).items()))
+            f"room {r['windows_without_room']['share']:.0%}{by_index}")
 
 
 def image_line(r: dict) -> str:
